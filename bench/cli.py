@@ -1,0 +1,59 @@
+"""Command line: ``python -m bench <verb> [options]``.
+
+Each verb lives in its own module under :mod:`bench.commands` and defines ``HELP`` (one line),
+``add_arguments(parser)`` and ``main(args) -> int``. Modules import heavy libraries inside
+``main`` so that ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from bench import __version__
+
+__all__ = ["main", "build_parser", "VERBS"]
+
+#: Verb name -> module under bench.commands, in the order ``--help`` lists them.
+VERBS = {
+    "run": "run",
+    "list": "list_",
+    "manifest": "manifest",
+    "preview": "preview",
+    "report": "report",
+    "compare": "compare",
+    "history": "history",
+    "regress": "regress",
+    "perf": "perf",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="actbench: classical and deep action recognition on identical splits.",
+    )
+    parser.add_argument("--version", action="version", version=f"actbench {__version__}")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB")
+    sub.required = True
+    for verb, module_name in VERBS.items():
+        module = importlib.import_module(f"bench.commands.{module_name}")
+        verb_parser = sub.add_parser(
+            verb, help=module.HELP, description=module.HELP,
+            formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        )
+        module.add_arguments(verb_parser)
+        verb_parser.set_defaults(_main=module.main)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse ``argv`` and run the chosen verb; returns the process exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args._main(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

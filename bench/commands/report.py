@@ -1,0 +1,17 @@
+"""``python -m bench report``: not implemented yet."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+HELP = "(report: not implemented yet)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    pass
+
+
+def main(args: argparse.Namespace) -> int:
+    print("python -m bench report is not implemented yet", file=sys.stderr)
+    return 2

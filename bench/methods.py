@@ -1,0 +1,266 @@
+"""The method registry: the only way the harness reaches the classical and deep tracks.
+
+A *method* is an sklearn-style estimator over videos::
+
+    method.fit(paths, y) -> method
+    method.decision_function(paths) -> (n_videos, n_classes) float array
+
+where ``paths`` is a 1-D object array of absolute video paths and ``y`` integer labels in
+``range(n_classes)``. A video that fails inside a method (decoding, feature extraction, ...)
+does not stop it: the method appends a :class:`VideoFailure` to its ``failures_`` list, leaves
+the video out of training, and returns a row of NaN for it from ``decision_function``. The
+runner records those in ``failures.csv`` and scores the remaining videos.
+
+Each method is registered with a :class:`MethodCard` and a factory ``factory(ctx, **params)``
+that builds a fresh, unfitted estimator for a :class:`MethodContext`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "MethodCard",
+    "MethodContext",
+    "VideoFailure",
+    "RegisteredMethod",
+    "register_method",
+    "get_method",
+    "list_methods",
+    "build_method",
+    "ChanceClassifier",
+    "TRACK_MODULES",
+]
+
+#: Modules imported (once) to populate the registry. ``bench`` reaches the tracks only here.
+TRACK_MODULES = ("baselines.methods", "deep.methods")
+
+
+@dataclass(frozen=True)
+class MethodCard:
+    """What a method is: the facts a report needs about it.
+
+    Attributes
+    ----------
+    name : str
+        Registry name, e.g. ``"hog_bow_svm"``.
+    track : {"classical", "deep", "reference"}
+    family : str
+        Short family description, e.g. ``"3D CNN"``.
+    year : int
+        Year of the paper the method reproduces.
+    paper : str
+        Citation (authors, title, venue, year; DOI or arXiv id where there is one).
+    protocol : str
+        Evaluation protocol in words (sampling, views, clip length).
+    params : int or None
+        Learnable parameter count of the default (registered) configuration, when known
+        before training (deep models). Classical methods report it after fit.
+    flops_per_clip : int or None
+        FLOPs (not MACs) per evaluated clip, when known.
+    description : str
+        One line for ``python -m bench list``.
+    """
+
+    name: str
+    track: str
+    family: str
+    year: int
+    paper: str
+    protocol: str = ""
+    params: int | None = None
+    flops_per_clip: int | None = None
+    description: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class MethodContext:
+    """Run-level settings handed to every method factory.
+
+    Attributes
+    ----------
+    seed : int
+        Seed for every random choice the method makes.
+    quick : bool
+        Use the small/fast configuration (tests, CI).
+    device : str
+        ``"auto"``, ``"cpu"`` or ``"cuda"`` (deep methods).
+    jobs : int
+        Worker processes/threads a method may use.
+    cache_dir : Path
+        Folder for on-disk caches (descriptors, decoded clips).
+    progress : bool
+        Show progress bars.
+    classes : list of str
+        Class names of the dataset, in label order.
+    allow_flip : bool
+        Whether horizontal flips preserve labels (False when a class is direction-labelled).
+    work_dir : Path or None
+        Folder for checkpoints of this (method, fold) unit, when the runner provides one.
+    options : dict
+        Extra options from the command line or config (e.g. ``backend``, ``scheduler``).
+    """
+
+    seed: int = 0
+    quick: bool = False
+    device: str = "auto"
+    jobs: int = 1
+    cache_dir: Path = field(default_factory=lambda: Path(".actbench") / "cache")
+    progress: bool = True
+    classes: list[str] = field(default_factory=list)
+    allow_flip: bool = True
+    work_dir: Path | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class VideoFailure:
+    """A video that failed inside a method: which video, at which stage, and why."""
+
+    video: str
+    stage: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class RegisteredMethod:
+    card: MethodCard
+    factory: Callable[..., Any]
+    default_params: dict[str, Any]
+
+
+_REGISTRY: dict[str, RegisteredMethod] = {}
+_TRACKS_LOADED = False
+_TRACK_ERRORS: dict[str, str] = {}
+
+
+def register_method(card: MethodCard, factory: Callable[..., Any], **default_params: Any) -> None:
+    """Register a method under ``card.name``.
+
+    Parameters
+    ----------
+    card : MethodCard
+    factory : callable
+        ``factory(ctx: MethodContext, **params) -> estimator``.
+    **default_params
+        Parameters recorded in the run's config and passed to ``factory``.
+    """
+    if card.track not in ("classical", "deep", "reference"):
+        raise ValueError(f"track must be classical, deep or reference. Got {card.track!r}.")
+    _REGISTRY[card.name] = RegisteredMethod(card, factory, dict(default_params))
+
+
+def _load_tracks() -> None:
+    global _TRACKS_LOADED
+    if _TRACKS_LOADED:
+        return
+    _TRACKS_LOADED = True
+    for module in TRACK_MODULES:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:  # a track not installed/importable
+            if exc.name and module.startswith(exc.name.split(".")[0]):
+                _TRACK_ERRORS[module] = str(exc)
+            else:
+                raise
+
+
+def list_methods(pattern: str = "*", track: str | None = None) -> list[MethodCard]:
+    """Cards of the registered methods, in order of year then name.
+
+    Parameters
+    ----------
+    pattern : str
+        Shell-style wildcard on the name (``"r*d_18"``).
+    track : str, optional
+        Keep only this track.
+    """
+    _load_tracks()
+    regex = re.compile("^" + re.escape(pattern).replace(r"\*", ".*").replace(r"\?", ".") + "$")
+    cards = [m.card for m in _REGISTRY.values() if regex.match(m.card.name)]
+    if track is not None:
+        cards = [c for c in cards if c.track == track]
+    return sorted(cards, key=lambda c: (c.year, c.name))
+
+
+def get_method(name: str) -> RegisteredMethod:
+    """The registered method called ``name``; a ``KeyError`` lists the known names."""
+    _load_tracks()
+    if name not in _REGISTRY:
+        known = ", ".join(sorted(_REGISTRY))
+        raise KeyError(f"unknown method {name!r}; known methods: {known}")
+    return _REGISTRY[name]
+
+
+def build_method(name: str, ctx: MethodContext, **overrides: Any) -> Any:
+    """A fresh estimator for ``name`` built with its default parameters and ``overrides``."""
+    entry = get_method(name)
+    params = {**entry.default_params, **overrides}
+    return entry.factory(ctx, **params)
+
+
+# ---------------------------------------------------------------------------- chance
+class ChanceClassifier:
+    """Seeded, stratified random scores: the floor every method must beat.
+
+    Parameters
+    ----------
+    random_state : int, default 0
+
+    Notes
+    -----
+    ``decision_function`` draws, per video, a class from the training label frequencies and
+    gives it the top score; the other classes get uniform noise below it. Scores depend only
+    on the seed and the order of the videos, so the same seed gives the same predictions.
+    """
+
+    def __init__(self, random_state: int = 0):
+        self.random_state = random_state
+
+    def fit(self, paths: np.ndarray, y: np.ndarray) -> ChanceClassifier:
+        y = np.asarray(y, dtype=int)
+        if len(y) == 0:
+            raise ValueError("ChanceClassifier needs at least one training video")
+        self.classes_ = np.arange(int(y.max()) + 1)
+        counts = np.bincount(y, minlength=len(self.classes_)).astype(float)
+        self.class_prior_ = counts / counts.sum()
+        self.failures_: list[VideoFailure] = []
+        return self
+
+    def decision_function(self, paths: np.ndarray) -> np.ndarray:
+        rng = np.random.default_rng(self.random_state)
+        n, c = len(paths), len(self.classes_)
+        scores = rng.uniform(0.0, 0.5, size=(n, c))
+        picks = rng.choice(c, size=n, p=self.class_prior_)
+        scores[np.arange(n), picks] = 1.0
+        return scores
+
+
+def _chance_factory(ctx: MethodContext) -> ChanceClassifier:
+    return ChanceClassifier(random_state=ctx.seed)
+
+
+register_method(
+    MethodCard(
+        name="chance",
+        track="reference",
+        family="random",
+        year=1900,
+        paper="Stratified random guessing (reference floor).",
+        protocol="no input is read",
+        params=0,
+        flops_per_clip=0,
+        description="seeded stratified random scores; the floor every method must beat",
+    ),
+    _chance_factory,
+)
