@@ -1,0 +1,60 @@
+"""End to end through the command line: ``python -m bench list`` and ``python -m bench run``."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sklearn.metrics import accuracy_score
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _bench(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bench", *args], capture_output=True,
+                          text=True, cwd=REPO, env=env, timeout=300)
+
+
+def test_list_prints_datasets_and_methods():
+    out = _bench("list")
+    assert out.returncode == 0, out.stderr
+    assert "Datasets" in out.stdout and "Methods" in out.stdout
+    from bench.datasets import list_datasets
+    from bench.methods import list_methods
+
+    for info in list_datasets():
+        assert info.name in out.stdout
+    for card in list_methods():
+        line = next(x for x in out.stdout.splitlines() if x.split()[:1] == [card.name])
+        assert card.track in line and str(card.year) in line and card.paper[:20] in line
+
+
+@pytest.mark.skipif(importlib.util.find_spec("bench.datasets.synthetic") is None,
+                    reason="bench.datasets.synthetic has not landed yet")
+def test_run_quick_chance_on_synthetic(tmp_path):
+    env = dict(os.environ)
+    # CI shares one ACTBENCH_HOME (the quick dataset is generated once); else a private one
+    env.setdefault("ACTBENCH_HOME", str(tmp_path / "home"))
+    out_dir = tmp_path / "run"
+    out = _bench("run", "--quick", "--methods", "chance", "--out", str(out_dir), "--quiet",
+                 env=env)
+    assert out.returncode == 0, out.stderr
+    assert f"run directory: {out_dir}" in out.stdout
+    record = json.loads((out_dir / "run.json").read_text())
+    assert record["status"] == "complete"
+    assert record["config"]["dataset"] == "synthetic"
+    assert record["config"]["dataset_options"]["preset"] == "quick"
+    assert record["dataset"]["folds"]["1"]["counts"]["test"] > 0
+    preds = pd.read_csv(out_dir / "predictions.csv")
+    assert len(preds) == record["dataset"]["folds"]["1"]["counts"]["test"]
+    assert set(preds["fingerprint"]) == {record["dataset"]["folds"]["1"]["fingerprint"]}
+    results = pd.read_csv(out_dir / "results.csv")
+    top1 = results.loc[results["metric"] == "top1", "value"].iloc[0]
+    assert top1 == pytest.approx(accuracy_score(preds["label"], preds["prediction"]))
+    assert (out_dir / "report.md").is_file()
