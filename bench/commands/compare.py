@@ -1,17 +1,41 @@
-"""``python -m bench compare``: not implemented yet."""
+"""``python -m bench compare BASELINE_DIR CANDIDATE_DIR``: is the candidate significantly worse?"""
 
 from __future__ import annotations
 
 import argparse
-import sys
 
-HELP = "(compare: not implemented yet)"
+#: Same value as bench.compare.DEFAULT_TOLERANCE (a test checks it); kept here so that building
+#: the CLI parser does not import pandas.
+DEFAULT_TOLERANCE = 2.0
+
+HELP = ("compare two run directories per method and fold (McNemar + paired bootstrap); "
+        "exit 1 on a significant regression")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    parser.add_argument("baseline", metavar="BASELINE_DIR", help="the reference run directory")
+    parser.add_argument("candidate", metavar="CANDIDATE_DIR", help="the run directory to judge")
+    parser.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE,
+                        help="points of top-1 a significant drop must exceed to fail")
+    parser.add_argument("--alpha", type=float, default=0.05,
+                        help="significance level of McNemar's exact test")
+    parser.add_argument("--n-boot", type=int, default=2000, help="paired bootstrap resamples")
+    parser.add_argument("--markdown", metavar="FILE", default=None,
+                        help="write the Markdown table to FILE instead of stdout (for a PR comment)")
 
 
 def main(args: argparse.Namespace) -> int:
-    print("python -m bench compare is not implemented yet", file=sys.stderr)
-    return 2
+    from bench.atomic import write_text
+    from bench.compare import compare_runs, comparison_markdown
+
+    table, status = compare_runs(args.baseline, args.candidate, tolerance=args.tolerance,
+                                 alpha=args.alpha, n_boot=args.n_boot)
+    text = comparison_markdown(table, status, baseline=args.baseline, candidate=args.candidate,
+                               tolerance=args.tolerance)
+    if args.markdown:
+        write_text(args.markdown, text)
+        marks = table["mark"].value_counts().to_dict()
+        print(f"wrote {args.markdown}; marks: {marks}; exit status {status}")
+    else:
+        print(text)
+    return status

@@ -1,17 +1,38 @@
-"""``python -m bench regress``: not implemented yet."""
+"""``python -m bench regress``: rerun a release record's config and compare with the record."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-HELP = "(regress: not implemented yet)"
+from bench.commands.compare import DEFAULT_TOLERANCE
+
+HELP = ("rerun a release record's config (default reports/<version>/quick) and compare; "
+        "exit 1 on a significant regression")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    parser.add_argument("--record", default=None, metavar="DIR",
+                        help="the release record to rerun (default: reports/<version>/quick)")
+    parser.add_argument("--out", default=None, metavar="DIR",
+                        help="run directory of the rerun (default: a new temporary folder)")
+    parser.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE,
+                        help="points of top-1 a significant drop must exceed to fail")
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="workers for the rerun (default: this machine's CPU count)")
+    parser.add_argument("--markdown", metavar="FILE", default=None,
+                        help="also write the comparison as Markdown to FILE")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def main(args: argparse.Namespace) -> int:
-    print("python -m bench regress is not implemented yet", file=sys.stderr)
-    return 2
+    from bench.regress import regress
+
+    try:
+        status, text = regress(args.record, out=args.out, tolerance=args.tolerance,
+                               jobs=args.jobs, quiet=args.quiet, markdown=args.markdown)
+    except FileNotFoundError as exc:
+        print(f"regress: {exc}", file=sys.stderr)
+        return 2
+    print(text)
+    return status

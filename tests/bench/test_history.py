@@ -1,0 +1,108 @@
+"""bench.history (accuracy across release records) and bench.regress (the regression gate)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import matplotlib.image as mpimg
+import pandas as pd
+import pytest
+from _report_runs import folder_config, make_run, noisy, perfect, write_folder_dataset
+from sklearn.metrics import accuracy_score
+
+from bench.cli import main as cli_main
+from bench.history import collect_history, find_records, version_key
+from bench.regress import regress
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory) -> Path:
+    """reports/{0.2.0, 0.10.0, 0.1.0, 0.1.0/quick}: written out of version order on purpose."""
+    root = tmp_path_factory.mktemp("reports")
+    make_run(root / "0.2.0", {"a": (2008, "classical", noisy(0.3)),
+                              "b": (2015, "deep", noisy(0.1))}, seed=2)
+    make_run(root / "0.10.0", {"a": (2008, "classical", noisy(0.2)),
+                               "b": (2015, "deep", perfect)}, seed=3, folds=2)
+    make_run(root / "0.1.0", {"a": (2008, "classical", noisy(0.5))}, seed=1)
+    make_run(root / "0.1.0" / "quick", {"a": (2008, "classical", noisy(0.6))}, seed=4,
+             per_class=3)
+    (root / "notes").mkdir()  # not a record: ignored
+    return root
+
+
+def test_records_are_found_and_ordered_by_version(reports):
+    found = [(v, k) for v, k, _ in find_records(reports)]
+    assert found == [("0.1.0", "default"), ("0.1.0", "quick"), ("0.2.0", "default"),
+                     ("0.10.0", "default")]
+    assert sorted(["0.10.0", "0.9.1", "0.2.0"], key=version_key) == ["0.2.0", "0.9.1", "0.10.0"]
+
+
+def test_history_top1_is_sklearn_accuracy_of_each_record(reports):
+    history = collect_history(reports)
+    assert len(history) == 1 + 1 + 2 + 2
+    for row in history.itertuples():
+        preds = pd.read_csv(Path(row.record) / "predictions.csv")
+        mine = preds[preds["method"] == row.method]
+        per_fold = [accuracy_score(g["label"], g["prediction"]) for _, g in mine.groupby("fold")]
+        assert row.top1 == pytest.approx(100 * sum(per_fold) / len(per_fold))
+        assert row.folds == len(per_fold)
+
+
+def test_history_command_writes_table_and_plot(reports, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert cli_main(["history", "--reports", str(reports), "--out", str(out)]) == 0
+    text = (out / "history.md").read_text()
+    header = next(ln for ln in text.splitlines() if ln.startswith("| method"))
+    assert [c.strip() for c in header.strip("|").split("|")] == ["method", "year", "0.1.0",
+                                                                  "0.2.0", "0.10.0"]
+    assert "Quick record" in text and "![top-1 accuracy per release](history.png)" in text
+    image = mpimg.imread(out / "history.png")
+    assert image.shape[1] >= 600 and image.std() > 0
+    assert pd.read_csv(out / "history.csv").shape[0] == 6
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_history_without_records_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no release record"):
+        from bench.history import write_history
+        write_history(tmp_path)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        collect_history(tmp_path / "nowhere")
+
+
+@pytest.fixture(scope="module")
+def record(tmp_path_factory) -> Path:
+    """A release record made by the runner: chance on 3 classes x 10 tiny videos, 2 folds."""
+    from bench.runner import run_benchmark
+
+    base = tmp_path_factory.mktemp("record")
+    root = write_folder_dataset(base / "videos", classes=("blue", "red", "green"), groups=10)
+    return run_benchmark(folder_config(root, base / "record"))
+
+
+def test_regress_reruns_the_record_exactly_and_passes(record, tmp_path):
+    status, text = regress(record, out=tmp_path / "rerun", quiet=True)
+    assert status == 0
+    assert "No significant regression" in text and text.count("| `=`") == 2
+    rerun = pd.read_csv(tmp_path / "rerun" / "predictions.csv")
+    original = pd.read_csv(record / "predictions.csv")
+    pd.testing.assert_frame_equal(rerun, original)  # same seed, same config: same predictions
+
+
+def test_regress_fails_when_the_code_is_worse_than_the_record(record, tmp_path):
+    better = tmp_path / "better_record"
+    shutil.copytree(record, better)
+    preds = pd.read_csv(better / "predictions.csv", dtype={"video_id": str})
+    preds["prediction"] = preds["label"]  # the record claims every prediction was right
+    preds.to_csv(better / "predictions.csv", index=False)
+    md = tmp_path / "gate.md"
+    status = cli_main(["regress", "--record", str(better), "--out", str(tmp_path / "rerun"),
+                       "--quiet", "--markdown", str(md)])
+    assert status == 1
+    assert "**Regression**" in md.read_text() and "| `-`" in md.read_text()
+
+
+def test_regress_without_a_record_says_so(tmp_path, capsys):
+    assert cli_main(["regress", "--record", str(tmp_path / "missing")]) == 2
+    assert "no release record" in capsys.readouterr().err
