@@ -1,0 +1,357 @@
+"""The six registered classical methods: local space-time descriptors → BoW / Fisher → SVM.
+
+Every method is a :class:`ClassicalVideoClassifier` — extraction (:mod:`baselines.extraction`),
+one encoder per descriptor channel (:mod:`baselines.encoders`) and an SVM
+(:mod:`baselines.svm`) — configured as in its paper, with a small configuration under
+``ctx.quick``. Hyper-parameters (the SVM's ``C``) are chosen by cross-validation on the
+training set only: grouped by actor when ``fit(paths, y, groups=...)`` receives the groups
+(the runner may pass the manifest's ``group`` column), stratified otherwise.
+
+Options read from ``ctx.options``: ``backend`` (``"joblib"`` or ``"dask"``) and
+``scheduler`` (the Dask scheduler address); per-method parameters (``flow="dis"``,
+``size``, ``max_frames``, ``n_words``, ...) come through ``build_method(name, ctx, **params)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator
+
+from baselines.encoders import BagOfWords, FisherVector
+from baselines.extraction import ExtractorConfig, extract_many
+from baselines.flow import FlowConfig
+from baselines.svm import LinearFVClassifier, MultiChannelChi2SVM
+from bench.methods import MethodCard, MethodContext, VideoFailure, register_method
+
+__all__ = ["ClassicalVideoClassifier", "METHOD_NAMES"]
+
+METHOD_NAMES = (
+    "hog_bow_svm",
+    "hof_bow_svm",
+    "hoghof_bow_svm",
+    "stip_hoghof_bow_svm",
+    "dense_mbh_fv_svm",
+    "dt_hoghofmbh_fv_svm",
+)
+
+
+# ------------------------------------------------------------------ encoders & classifiers
+def _make_classifier(encoding: str, channel_dims: list[int], C_grid: tuple, cv: int,
+                     n_classes: int, random_state: int):
+    """Multichannel χ² SVM for BoW histograms, linear SVM for Fisher vectors; C by CV."""
+    if encoding == "bow":
+        edges = np.concatenate([[0], np.cumsum(channel_dims)]).astype(int)
+        channels = [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+        return MultiChannelChi2SVM(C="auto", channels=channels, n_classes=n_classes,
+                                   C_grid=tuple(C_grid), cv=cv, random_state=random_state)
+    return LinearFVClassifier(C="auto", n_classes=n_classes, C_grid=tuple(C_grid), cv=cv,
+                              random_state=random_state)
+
+
+# ------------------------------------------------------------------ the estimator
+class ClassicalVideoClassifier(BaseEstimator):
+    """Local space-time features, per-channel encoding and an SVM, over video paths.
+
+    Parameters
+    ----------
+    extractor : ExtractorConfig
+        Sampling, descriptors, flow, frame size.
+    encoding : {"bow", "fv"}
+        Bag of words (χ² SVM) or Fisher vectors (linear SVM).
+    n_words : int
+        BoW codebook size per channel.
+    n_components : int
+        GMM components per channel (Fisher vectors).
+    C_grid : tuple of float
+        Candidate SVM ``C`` values; the SVM picks one by cross-validation on the training
+        set only (grouped when ``fit`` receives ``groups``, stratified otherwise).
+    cv_folds : int
+    n_classes : int
+        Number of classes (``len(ctx.classes)``); scores have one column per class.
+    n_jobs, backend, scheduler, cache_dir, progress : extraction settings
+        See :func:`baselines.extraction.extract_many`.
+    random_state : int
+    """
+
+    def __init__(self, extractor: ExtractorConfig | None = None, encoding: str = "bow",
+                 n_words: int = 4000, n_components: int = 256,
+                 C_grid: tuple = (0.1, 1.0, 10.0, 100.0), cv_folds: int = 3,
+                 n_classes: int = 2, n_jobs: int = 1, backend: str = "joblib",
+                 scheduler: str | None = None, cache_dir: str | None = None,
+                 progress: bool = False, random_state: int = 0):
+        self.extractor = extractor
+        self.encoding = encoding
+        self.n_words = n_words
+        self.n_components = n_components
+        self.C_grid = C_grid
+        self.cv_folds = cv_folds
+        self.n_classes = n_classes
+        self.n_jobs = n_jobs
+        self.backend = backend
+        self.scheduler = scheduler
+        self.cache_dir = cache_dir
+        self.progress = progress
+        self.random_state = random_state
+
+    # -- helpers
+    def _channels(self) -> list[str]:
+        return list(self.extractor.channels)
+
+    def _extract(self, paths) -> list:
+        return extract_many(paths, self.extractor, n_jobs=self.n_jobs, backend=self.backend,
+                            scheduler=self.scheduler, cache_dir=self.cache_dir,
+                            progress=self.progress)
+
+    def _encode_blocks(self, feats: list[dict]) -> list[np.ndarray]:
+        return [np.asarray(self.encoders_[c].transform([f[c] for f in feats]), dtype=np.float64)
+                for c in self._channels()]
+
+    def _encode(self, feats: list[dict]) -> np.ndarray:
+        return np.hstack(self._encode_blocks(feats))
+
+    def _fitted_encoder(self, channel: str, sets: list[np.ndarray]):
+        """Fit the channel's encoder, shrinking it when the training set has few descriptors.
+
+        A codebook cannot have more words than descriptors, PCA more dimensions than
+        descriptors, and a diagonal GMM needs at least as many descriptors per Gaussian as it
+        has free parameters (2 * pca_dim + 1) or its Fisher vectors are noise; with tiny
+        training sets (tests, quick runs) the sizes are reduced to fit and recorded in
+        ``encoder_sizes_``. Full-size training sets keep the paper's sizes.
+        """
+        n = int(sum(len(s) for s in sets))
+        dim = int(sets[0].shape[1])
+        if n < 2:
+            raise ValueError(
+                f"only {n} '{channel}' descriptor(s) in the training videos; the videos are too "
+                "short or static for this sampler (use longer clips or a denser sampler)"
+            )
+        if self.encoding == "bow":
+            n_words = min(self.n_words, n)
+            self.encoder_sizes_[channel] = {"n_words": n_words}
+            enc = BagOfWords(n_words=max(2, n_words), max_descriptors=100_000,
+                             random_state=self.random_state)
+        elif self.encoding == "fv":
+            pca_dim = max(1, min(dim // 2, n - 1))
+            # a diagonal Gaussian has 2 * pca_dim + 1 free parameters: ask for at least as
+            # many training descriptors per Gaussian
+            n_components = max(1, min(self.n_components, n // (2 * pca_dim + 1)))
+            self.encoder_sizes_[channel] = {"n_components": n_components, "pca_dim": pca_dim}
+            enc = FisherVector(n_components=n_components, pca_dim=pca_dim,
+                               random_state=self.random_state)
+        else:
+            raise ValueError(
+                f"The 'encoding' parameter must be 'bow' or 'fv'. Got {self.encoding!r} instead."
+            )
+        return enc.fit(sets)
+
+    # -- protocol
+    def fit(self, paths, y, groups=None) -> ClassicalVideoClassifier:
+        """Extract, encode and train on the videos that decode.
+
+        Parameters
+        ----------
+        paths : 1-D array of str
+        y : array of int in ``range(n_classes)``
+        groups : array, optional
+            Group (actor) of each video; when given, ``C`` is chosen by grouped CV.
+        """
+        if self.extractor is None:
+            raise ValueError("ClassicalVideoClassifier needs an 'extractor' (ExtractorConfig)")
+        paths = np.asarray(paths, dtype=object)
+        y = np.asarray(y, dtype=int)
+        if len(paths) != len(y):
+            raise ValueError(f"paths ({len(paths)}) and y ({len(y)}) differ in length")
+        if len(y) and (y.min() < 0 or y.max() >= self.n_classes):
+            raise ValueError(f"labels must be in range(n_classes={self.n_classes})")
+        self.failures_: list[VideoFailure] = []
+        results = self._extract(paths)
+        ok = [i for i, r in enumerate(results) if not isinstance(r, VideoFailure)]
+        self.failures_.extend(r for r in results if isinstance(r, VideoFailure))
+        if len({int(v) for v in y[ok]}) < 2:
+            raise ValueError("fewer than two classes have a training video that decodes")
+        feats = [results[i] for i in ok]
+        y_ok = y[ok]
+        self.encoders_ = {}
+        self.encoder_sizes_ = {}
+        for c in self._channels():
+            sets = [f[c] for f in feats]
+            enc = self._fitted_encoder(c, sets)
+            self.encoders_[c] = enc
+        blocks = self._encode_blocks(feats)
+        self.channel_dims_ = [b.shape[1] for b in blocks]
+        X = np.hstack(blocks)
+        g = None if groups is None else np.asarray(groups)[ok]
+        self.classifier_ = _make_classifier(self.encoding, self.channel_dims_, self.C_grid,
+                                            self.cv_folds, self.n_classes, self.random_state)
+        self.classifier_.fit(X, y_ok, groups=g)
+        self.C_ = float(self.classifier_.C_)
+        self.n_descriptors_ = int(sum(len(f[self._channels()[0]]) for f in feats))
+        self.n_params_ = self._count_params()
+        return self
+
+    def _count_params(self) -> int:
+        """Learned numbers: codebooks / PCA + GMM, SVM weights (and, for the χ² kernel SVM,
+        the training histograms it keeps)."""
+        total = 0
+        for enc in self.encoders_.values():
+            if hasattr(enc, "codebook_"):
+                total += enc.codebook_.size
+            if hasattr(enc, "gmm_"):
+                total += enc.pca_.components_.size + enc.pca_.mean_.size
+                total += enc.gmm_.means_.size + enc.gmm_.covariances_.size + enc.gmm_.weights_.size
+        clf = self.classifier_
+        for est in getattr(clf, "estimators_", []):
+            for name in ("coef_", "dual_coef_", "intercept_"):
+                if hasattr(est, name):
+                    total += np.asarray(getattr(est, name)).size
+        if hasattr(clf, "X_train_"):
+            total += clf.X_train_.size
+        return int(total)
+
+    def decision_function(self, paths) -> np.ndarray:
+        """Scores ``(n_videos, n_classes)``; NaN rows for videos that fail."""
+        paths = np.asarray(paths, dtype=object)
+        scores = np.full((len(paths), self.n_classes), np.nan)
+        results = self._extract(paths)
+        ok = [i for i, r in enumerate(results) if not isinstance(r, VideoFailure)]
+        self.failures_.extend(r for r in results if isinstance(r, VideoFailure))
+        if ok:
+            X = self._encode([results[i] for i in ok])
+            scores[ok] = np.asarray(self.classifier_.decision_function(X), dtype=np.float64)
+        return scores
+
+
+# ------------------------------------------------------------------ registrations
+_DOI = {
+    "dalal": "N. Dalal, B. Triggs, \"Histograms of oriented gradients for human detection\", "
+             "CVPR 2005, doi:10.1109/CVPR.2005.177",
+    "laptev": "I. Laptev, M. Marszałek, C. Schmid, B. Rozenfeld, \"Learning realistic human "
+              "actions from movies\", CVPR 2008, doi:10.1109/CVPR.2008.4587756",
+    "wang13": "H. Wang, A. Kläser, C. Schmid, C.-L. Liu, \"Dense trajectories and motion "
+              "boundary descriptors for action recognition\", IJCV 103(1) 2013, "
+              "doi:10.1007/s11263-012-0594-8",
+}
+
+
+def _dense_params(quick: bool) -> dict:
+    if quick:
+        return {"sizes": (24,), "lengths": (8,), "overlap": 0.5}
+    return {"sizes": (18, 25, 36, 51), "lengths": (10, 20), "overlap": 0.5}
+
+
+def _harris_params(quick: bool) -> dict:
+    if quick:
+        return {"sigma2s": (4.0,), "tau2s": (2.0,), "max_points_per_frame": 20}
+    return {"sigma2s": (4.0, 8.0), "tau2s": (2.0, 4.0), "max_points_per_frame": 40}
+
+
+def _traj_params(quick: bool) -> dict:
+    return {"grid_step": 5, "track_length": 15, "patch_size": 32}
+
+
+#: name -> (sampler, sampler params builder, channels, grid, encoding)
+_SPECS: dict[str, tuple] = {
+    "hog_bow_svm": ("dense", _dense_params, ("hog",), "laptev", "bow"),
+    "hof_bow_svm": ("dense", _dense_params, ("hof",), "laptev", "bow"),
+    "hoghof_bow_svm": ("dense", _dense_params, ("hog", "hof"), "laptev", "bow"),
+    "stip_hoghof_bow_svm": ("harris3d", _harris_params, ("hog", "hof"), "laptev", "bow"),
+    "dense_mbh_fv_svm": ("dense", _dense_params, ("mbhx", "mbhy"), "densetrack", "fv"),
+    "dt_hoghofmbh_fv_svm": ("trajectories", _traj_params,
+                            ("traj", "hog", "hof", "mbhx", "mbhy"), "densetrack", "fv"),
+}
+
+
+def _build(name: str, ctx: MethodContext, *, flow: str = "farneback",
+           size: int | None = None, max_frames: int | None = None, stride: int = 1,
+           n_words: int | None = None, n_components: int | None = None,
+           max_descriptors: int | None = None, C_grid: tuple | None = None,
+           backend: str | None = None, scheduler: str | None = None) -> ClassicalVideoClassifier:
+    sampler, params_of, channels, grid, encoding = _SPECS[name]
+    quick = bool(ctx.quick)
+    extractor = ExtractorConfig(
+        sampler=sampler,
+        sampler_params=params_of(quick),
+        channels=channels,
+        grid=grid,
+        flow=FlowConfig(algorithm=flow),
+        size=size if size is not None else (64 if quick else 120),
+        max_frames=max_frames if max_frames is not None else (48 if quick else None),
+        stride=stride,
+        max_descriptors=max_descriptors if max_descriptors is not None else (
+            2000 if quick else 20000),
+        seed=ctx.seed,
+    )
+    options = ctx.options or {}
+    return ClassicalVideoClassifier(
+        extractor=extractor,
+        encoding=encoding,
+        n_words=n_words if n_words is not None else (64 if quick else 4000),
+        n_components=n_components if n_components is not None else (16 if quick else 256),
+        C_grid=tuple(C_grid) if C_grid is not None else ((1.0, 10.0) if quick
+                                                         else (0.1, 1.0, 10.0, 100.0)),
+        n_classes=len(ctx.classes) if ctx.classes else 2,
+        n_jobs=max(1, int(ctx.jobs)),
+        backend=backend or options.get("backend", "joblib"),
+        scheduler=scheduler or options.get("scheduler"),
+        cache_dir=str(ctx.cache_dir) if ctx.cache_dir is not None else None,
+        progress=bool(ctx.progress),
+        random_state=ctx.seed,
+    )
+
+
+def _protocol(name: str, flow: str = "farneback") -> str:
+    sampler, params_of, channels, grid, encoding = _SPECS[name]
+    flow_text = FlowConfig(algorithm=flow).describe() if any(
+        c in ("hof", "mbhx", "mbhy", "traj") for c in channels) else "no optical flow"
+    where = {
+        "dense": "dense space-time grid (Wang et al. BMVC 2009: 18-51 px, 10/20 frames, "
+                 "50% overlap)",
+        "harris3d": "Harris3D interest points (Laptev 2005; sigma^2 in {4, 8}, tau^2 in "
+                    "{2, 4}, k = 0.005)",
+        "trajectories": "dense trajectories (W = 5 px, L = 15 frames, median-filtered flow, "
+                        "static/erratic tracks removed, one spatial scale)",
+    }[sampler]
+    cells = "3x3x2 cells, L2" if grid == "laptev" else "2x2x3 cells, RootSIFT"
+    enc = ("bag of words (k-means, 4000 words per channel), multichannel chi2 SVM"
+           if encoding == "bow" else
+           "PCA to D/2 + improved Fisher vectors (256 GMM components), linear SVM")
+    return (f"{where}; descriptors {'/'.join(channels)} ({cells}); {enc}; {flow_text}; "
+            "frames resized to 120 px short side; SVM C chosen by CV on the training set; "
+            "one score per video")
+
+
+_CARDS = [
+    ("hog_bow_svm", "HOG + BoW + chi2 SVM", 2005, _DOI["dalal"] + "; space-time pooling as in "
+     + _DOI["laptev"], "appearance only: dense HOG, bag of words, chi2 SVM"),
+    ("hof_bow_svm", "HOF + BoW + chi2 SVM", 2008, _DOI["laptev"],
+     "motion only: dense HOF on Farneback flow, bag of words, chi2 SVM"),
+    ("hoghof_bow_svm", "HOG/HOF + BoW + multichannel chi2 SVM", 2008, _DOI["laptev"],
+     "Laptev et al. HOG/HOF on a dense grid, 4000-word BoW, multichannel chi2 SVM"),
+    ("stip_hoghof_bow_svm", "STIP HOG/HOF + BoW + multichannel chi2 SVM", 2008,
+     _DOI["laptev"] + "; I. Laptev, \"On space-time interest points\", IJCV 64 2005, "
+     "doi:10.1007/s11263-005-1838-7",
+     "HOG/HOF at Harris3D interest points, BoW, multichannel chi2 SVM"),
+    ("dense_mbh_fv_svm", "MBH + Fisher vectors + linear SVM", 2013, _DOI["wang13"]
+     + "; F. Perronnin, J. Sánchez, T. Mensink, \"Improving the Fisher kernel\", ECCV 2010, "
+     "doi:10.1007/978-3-642-15561-1_11",
+     "dense MBH, PCA + Fisher vectors, linear SVM"),
+    ("dt_hoghofmbh_fv_svm", "dense trajectories + Fisher vectors + linear SVM", 2013,
+     _DOI["wang13"], "dense trajectories with traj/HOG/HOF/MBH, Fisher vectors, linear SVM"),
+]
+
+
+def _register_all() -> None:
+    for name, family, year, paper, description in _CARDS:
+        card = MethodCard(name=name, track="classical", family=family, year=year,
+                          paper=paper, protocol=_protocol(name), params=None,
+                          flops_per_clip=None, description=description)
+
+        def factory(ctx: MethodContext, _name: str = name, **params: Any):
+            return _build(_name, ctx, **params)
+
+        register_method(card, factory, flow="farneback")
+
+
+_register_all()

@@ -1,0 +1,162 @@
+"""Per-video extraction: real clips, streaming, cache, chunk-independence, Dask == local."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from baselines import extraction
+from baselines.extraction import ExtractorConfig, cache_key, extract_many, extract_video
+from bench.methods import VideoFailure
+
+DT_CHANNELS = ("hog", "hof", "mbhx", "mbhy", "traj")
+
+
+def _small_dt(**kw) -> ExtractorConfig:
+    base = dict(sampler="trajectories", sampler_params={"track_length": 6, "grid_step": 6,
+                                                         "patch_size": 16},
+                channels=DT_CHANNELS, grid="densetrack", size=48, max_frames=10, chunk=4)
+    base.update(kw)
+    return ExtractorConfig(**base)
+
+
+def _write_video(path: Path, n_frames: int, w: int = 48, h: int = 40, seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    texture = cv2.GaussianBlur(rng.integers(0, 256, (h, w + n_frames), np.uint8), (5, 5), 1.5)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25, (w, h))
+    for t in range(n_frames):
+        frame = texture[:, t:t + w].copy()
+        x = 4 + (2 * t) % (w - 16)
+        cv2.rectangle(frame, (x, 10), (x + 10, 22), 255, -1)
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR))
+    writer.release()
+    return path
+
+
+def _same(a: dict, b: dict) -> None:
+    assert sorted(a) == sorted(b)
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+
+
+def _sorted_rows(feats: dict) -> dict:
+    order = np.lexsort(np.vstack([feats[k].T for k in sorted(feats)])[::-1])
+    return {k: v[order] for k, v in feats.items()}
+
+
+def test_extraction_runs_on_every_real_clip(real_clips):
+    config = _small_dt()
+    results = extract_many(real_clips, config)
+    failures = [r for r in results if isinstance(r, VideoFailure)]
+    assert not failures, failures
+    for r in results:
+        n = len(r["xyt"])
+        assert r["hog"].shape == (n, 96) and r["hof"].shape == (n, 108)
+        assert r["mbhx"].shape == (n, 96) and r["mbhy"].shape == (n, 96)
+        assert r["traj"].shape == (n, 12)
+        assert np.isfinite(r["hog"]).all()
+
+
+def test_streaming_holds_a_bounded_window(tmp_path):
+    config = ExtractorConfig(sampler="dense", sampler_params={"sizes": (16,), "lengths": (6,)},
+                             channels=("hog", "hof"), chunk=5)
+    peaks = {}
+    for n in (30, 150):
+        window: list = []
+        feats = extract_video(_write_video(tmp_path / f"v{n}.avi", n), config, max_window=window)
+        peaks[n] = window[0]
+        assert len(feats["hog"]) > 0
+    bound = 0 + config.chunk + 6 + 1  # pre + chunk + post + 1 for the dense sampler
+    assert peaks[30] == peaks[150] == bound
+
+
+@pytest.mark.parametrize("sampler,params,channels,grid", [
+    ("dense", {"sizes": (16, 24), "lengths": (6, 8)}, ("hog", "hof"), "laptev"),
+    ("harris3d", {"sigma2s": (4.0,), "tau2s": (2.0,)}, ("hog", "hof"), "laptev"),
+    ("trajectories", {"track_length": 6, "grid_step": 6, "patch_size": 16}, DT_CHANNELS,
+     "densetrack"),
+])
+def test_chunk_size_does_not_change_the_descriptors(tmp_path, sampler, params, channels, grid):
+    video = _write_video(tmp_path / "v.avi", 40)
+    small = extract_video(video, ExtractorConfig(sampler=sampler, sampler_params=params,
+                                                 channels=channels, grid=grid, chunk=3))
+    whole = extract_video(video, ExtractorConfig(sampler=sampler, sampler_params=params,
+                                                 channels=channels, grid=grid, chunk=1000))
+    assert len(whole["xyt"]) > 0
+    _same(_sorted_rows(small), _sorted_rows(whole))
+
+
+def test_cache_hit_recomputes_nothing_and_a_changed_parameter_misses(tmp_path, monkeypatch):
+    video = _write_video(tmp_path / "v.avi", 12)
+    config = _small_dt()
+    first = extract_many([video], config, cache_dir=tmp_path / "cache")[0]
+    files = list((tmp_path / "cache" / "descriptors").rglob("*.npz"))
+    assert len(files) == 1 and cache_key(video, config) in files[0].name
+
+    calls = []
+
+    def counting(path, cfg, **kw):
+        calls.append(path)
+        return {"hog": np.zeros((0, 96), np.float32)}
+
+    monkeypatch.setattr(extraction, "extract_video", counting)
+    again = extract_many([video], config, cache_dir=tmp_path / "cache")[0]
+    assert calls == []
+    _same(first, again)
+    extract_many([video], _small_dt(size=40), cache_dir=tmp_path / "cache")
+    assert len(calls) == 1  # a changed parameter misses the cache
+    assert cache_key(video, _small_dt(size=40)) != cache_key(video, config)
+    # touching the video (new mtime) also misses
+    Path(video).touch()
+    import os
+
+    st = os.stat(video)
+    os.utime(video, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    extract_many([video], config, cache_dir=tmp_path / "cache")
+    assert len(calls) == 2
+
+
+def test_a_corrupt_or_missing_video_is_a_failure_not_a_crash(tmp_path):
+    bad = tmp_path / "bad.avi"
+    bad.write_bytes(b"this is not a video" * 100)
+    good = _write_video(tmp_path / "good.avi", 12)
+    results = extract_many([bad, good, tmp_path / "missing.avi"], _small_dt(),
+                           cache_dir=tmp_path / "cache")
+    assert isinstance(results[0], VideoFailure) and results[0].stage == "decode"
+    assert str(bad) in results[0].video
+    assert isinstance(results[1], dict)
+    assert isinstance(results[2], VideoFailure) and "does not exist" in results[2].reason
+
+
+def test_bad_parameters_are_refused():
+    with pytest.raises(ValueError, match="grid must be one of"):
+        ExtractorConfig(grid="sift")
+    with pytest.raises(ValueError, match="mbhx"):
+        ExtractorConfig(channels=("mbhx",), grid="laptev")
+    with pytest.raises(ValueError, match="scheduler"):
+        extract_many([], ExtractorConfig(), backend="dask")
+
+
+def test_joblib_processes_give_the_local_features(tmp_path):
+    videos = [_write_video(tmp_path / f"v{i}.avi", 12, seed=i) for i in range(3)]
+    local = extract_many(videos, _small_dt(), n_jobs=1)
+    parallel = extract_many(videos, _small_dt(), n_jobs=2)
+    for a, b in zip(local, parallel, strict=True):
+        _same(a, b)
+
+
+def test_dask_local_cluster_gives_the_local_features(tmp_path):
+    distributed = pytest.importorskip("dask.distributed")
+    videos = [_write_video(tmp_path / f"v{i}.avi", 12, seed=i) for i in range(3)]
+    local = extract_many(videos, _small_dt())
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=None) as cluster:
+        remote = extract_many(videos, _small_dt(), backend="dask",
+                              scheduler=cluster.scheduler_address,
+                              cache_dir=tmp_path / "dask_cache")
+    for a, b in zip(local, remote, strict=True):
+        _same(a, b)
+    assert len(list((tmp_path / "dask_cache").rglob("*.npz"))) == 3
