@@ -1,0 +1,135 @@
+"""A decoded-clip cache: decode each video once, read it memory-mapped every epoch after.
+
+Deep training visits every video once per epoch. Decoding (and resizing) a compressed video
+costs far more than cutting a clip from decoded frames, so :class:`ClipCache` decodes each
+video once with :func:`bench.video.read_video` at the target short side and frame rate, stores
+the ``(T, H, W, 3)`` uint8 frames as ``<cache_dir>/frames/<key>.npy`` and hands back read-only
+memory maps afterwards. The key is a SHA-256 over the absolute path, the file size, its
+modification time and the decode parameters, so a changed file or other decode settings never
+read stale frames. Files are written to a temporary name and renamed, so concurrent workers
+and interrupted runs never see a half-written entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from bench.video import read_video
+
+__all__ = ["ClipCache"]
+
+#: Bump when the stored layout changes, so old entries are not read.
+CACHE_VERSION = 1
+
+
+class ClipCache:
+    """Decoded frames of videos, stored once as uint8 ``.npy`` files and memory-mapped.
+
+    Parameters
+    ----------
+    cache_dir : path-like or None
+        Root of the cache; entries go to ``cache_dir/frames/``. ``None`` keeps nothing on disk
+        (every call decodes again).
+    short_side : int or None
+        Resize so that the short side has this many pixels (``None``: native size).
+    fps : float or None
+        Target frame rate (``None``: every decoded frame).
+    max_frames : int or None
+        Keep at most this many frames per video.
+
+    Attributes
+    ----------
+    decodes : int
+        Videos decoded by this object (in this process): a cache hit does not count.
+
+    Examples
+    --------
+    >>> cache = ClipCache("/tmp/actbench-cache", short_side=64)  # doctest: +SKIP
+    >>> frames = cache.get("video.avi")  # decodes and stores  # doctest: +SKIP
+    >>> frames = cache.get("video.avi")  # memory map, no decoding  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        cache_dir: str | os.PathLike | None,
+        *,
+        short_side: int | None = None,
+        fps: float | None = None,
+        max_frames: int | None = None,
+    ):
+        self.cache_dir = None if cache_dir is None else Path(cache_dir)
+        self.short_side = short_side
+        self.fps = fps
+        self.max_frames = max_frames
+        self.decodes = 0
+
+    def params(self) -> dict:
+        """The decode parameters that are part of every key."""
+        return {
+            "version": CACHE_VERSION,
+            "short_side": self.short_side,
+            "fps": self.fps,
+            "max_frames": self.max_frames,
+        }
+
+    def key(self, path: str | os.PathLike) -> str:
+        """SHA-256 key of ``(absolute path, file size, mtime, decode parameters)``.
+
+        Raises
+        ------
+        FileNotFoundError
+            When the file does not exist (callers treat it as a decode failure).
+        """
+        path = Path(path).resolve()
+        stat = path.stat()
+        blob = json.dumps(
+            [str(path), stat.st_size, stat.st_mtime_ns, self.params()], sort_keys=True
+        )
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def entry_path(self, path: str | os.PathLike) -> Path | None:
+        """Where the frames of ``path`` are (or would be) stored; None without a cache dir."""
+        if self.cache_dir is None:
+            return None
+        return self.cache_dir / "frames" / f"{self.key(path)}.npy"
+
+    def _decode(self, path: str | os.PathLike) -> np.ndarray:
+        self.decodes += 1
+        return read_video(path, size=self.short_side, fps=self.fps, max_frames=self.max_frames)
+
+    def get(self, path: str | os.PathLike) -> np.ndarray:
+        """The decoded ``(T, H, W, 3)`` uint8 frames of ``path`` (a read-only memory map
+        when cached).
+
+        Raises
+        ------
+        bench.video.VideoDecodeError
+            When the video cannot be decoded (nothing is cached for it).
+        """
+        entry = None
+        if self.cache_dir is not None and Path(path).exists():
+            entry = self.entry_path(path)
+            if entry.exists():
+                try:
+                    return np.load(entry, mmap_mode="r")
+                except (ValueError, OSError):  # unreadable entry: decode again
+                    entry.unlink(missing_ok=True)
+        frames = self._decode(path)
+        if entry is None:
+            return frames
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=entry.parent, suffix=".npy.tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.save(fh, np.ascontiguousarray(frames))
+            os.replace(tmp, entry)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return np.load(entry, mmap_mode="r")
