@@ -34,6 +34,7 @@ from baselines.flow import FlowComputer, FlowConfig
 from baselines.sampling import Window, make_sampler
 from baselines.spacetime import (
     APPEARANCE_CHANNELS,
+    DALAL_TRIGGS_GRID,
     DENSETRACK_GRID,
     LAPTEV_GRID,
     MOTION_CHANNELS,
@@ -57,7 +58,8 @@ __all__ = [
 #: Bump when the extractor's output changes for the same parameters (invalidates caches).
 EXTRACTOR_VERSION = 1
 
-_GRIDS = {"laptev": LAPTEV_GRID, "densetrack": DENSETRACK_GRID}
+_GRIDS = {"dalal_triggs": DALAL_TRIGGS_GRID, "laptev": LAPTEV_GRID,
+          "densetrack": DENSETRACK_GRID}
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,7 @@ class ExtractorConfig:
     channels : tuple of str
         Descriptor channels among ``"hog"``, ``"hof"``, ``"mbhx"``, ``"mbhy"`` (and
         ``"traj"`` with the trajectory sampler).
-    grid : {"laptev", "densetrack"}
+    grid : {"dalal_triggs", "laptev", "densetrack"}
         Cell layout, bins and normalisation (:data:`baselines.spacetime.LAPTEV_GRID`, ...).
     flow : FlowConfig
     size : int or None

@@ -241,6 +241,11 @@ def _dense_params(quick: bool) -> dict:
     return {"sizes": (18, 25, 36, 51), "lengths": (10, 20), "overlap": 0.5}
 
 
+def _frame_params(quick: bool) -> dict:
+    """Single-frame patches on the dense spatial grid: appearance without time."""
+    return {**_dense_params(quick), "lengths": (1,)}
+
+
 def _harris_params(quick: bool) -> dict:
     if quick:
         return {"sigma2s": (4.0,), "tau2s": (2.0,), "max_points_per_frame": 20}
@@ -253,7 +258,7 @@ def _traj_params(quick: bool) -> dict:
 
 #: name -> (sampler, sampler params builder, channels, grid, encoding)
 _SPECS: dict[str, tuple] = {
-    "hog_bow_svm": ("dense", _dense_params, ("hog",), "laptev", "bow"),
+    "hog_bow_svm": ("dense", _frame_params, ("hog",), "dalal_triggs", "bow"),
     "hof_bow_svm": ("dense", _dense_params, ("hof",), "laptev", "bow"),
     "hoghof_bow_svm": ("dense", _dense_params, ("hog", "hof"), "laptev", "bow"),
     "stip_hoghof_bow_svm": ("harris3d", _harris_params, ("hog", "hof"), "laptev", "bow"),
@@ -306,14 +311,17 @@ def _protocol(name: str, flow: str = "farneback") -> str:
     flow_text = FlowConfig(algorithm=flow).describe() if any(
         c in ("hof", "mbhx", "mbhy", "traj") for c in channels) else "no optical flow"
     where = {
-        "dense": "dense space-time grid (Wang et al. BMVC 2009: 18-51 px, 10/20 frames, "
-                 "50% overlap)",
+        "dense": ("dense spatial grid on every frame (18-51 px, 50% overlap)"
+                  if grid == "dalal_triggs" else
+                  "dense space-time grid (Wang et al. BMVC 2009: 18-51 px, 10/20 frames, "
+                  "50% overlap)"),
         "harris3d": "Harris3D interest points (Laptev 2005; sigma^2 in {4, 8}, tau^2 in "
                     "{2, 4}, k = 0.005)",
         "trajectories": "dense trajectories (W = 5 px, L = 15 frames, median-filtered flow, "
                         "static/erratic tracks removed, one spatial scale)",
     }[sampler]
-    cells = "3x3x2 cells, L2" if grid == "laptev" else "2x2x3 cells, RootSIFT"
+    cells = {"dalal_triggs": "one frame, 3x3 cells, 9 unsigned bins, L2",
+             "laptev": "3x3x2 cells, L2", "densetrack": "2x2x3 cells, RootSIFT"}[grid]
     enc = ("bag of words (k-means, 4000 words per channel), multichannel chi2 SVM"
            if encoding == "bow" else
            "PCA to D/2 + improved Fisher vectors (256 GMM components), linear SVM")
@@ -323,8 +331,8 @@ def _protocol(name: str, flow: str = "farneback") -> str:
 
 
 _CARDS = [
-    ("hog_bow_svm", "HOG + BoW + chi2 SVM", 2005, _DOI["dalal"] + "; space-time pooling as in "
-     + _DOI["laptev"], "appearance only: dense HOG, bag of words, chi2 SVM"),
+    ("hog_bow_svm", "HOG + BoW + chi2 SVM", 2005, _DOI["dalal"],
+     "appearance only: per-frame dense HOG, bag of words, chi2 SVM"),
     ("hof_bow_svm", "HOF + BoW + chi2 SVM", 2008, _DOI["laptev"],
      "motion only: dense HOF on Farneback flow, bag of words, chi2 SVM"),
     ("hoghof_bow_svm", "HOG/HOF + BoW + multichannel chi2 SVM", 2008, _DOI["laptev"],

@@ -39,6 +39,7 @@ from baselines import descriptors as _d
 
 __all__ = [
     "CellGrid",
+    "DALAL_TRIGGS_GRID",
     "LAPTEV_GRID",
     "DENSETRACK_GRID",
     "Tubes",
@@ -99,6 +100,10 @@ class CellGrid:
         }
 
 
+#: Dalal & Triggs 2005 appearance: a single frame, 3 x 3 cells of 9 unsigned orientation bins
+#: (81-d), L2. No temporal cells, so a bag of these words cannot see motion or frame order.
+DALAL_TRIGGS_GRID = CellGrid(3, 3, 1, {"hog": 9}, "l2", signed=False, interpolate=False,
+                             hof_threshold=0.4)
 LAPTEV_GRID = CellGrid(3, 3, 2, {"hog": 4, "hof": 5}, "l2", signed=False, interpolate=False,
                        hof_threshold=0.4)
 DENSETRACK_GRID = CellGrid(
