@@ -50,6 +50,8 @@ __all__ = [
     "ExtractorConfig",
     "extract_video",
     "extract_many",
+    "extract_to_cache",
+    "DescriptorFile",
     "cache_key",
     "extraction_perf_rows",
     "EXTRACTOR_VERSION",
@@ -337,27 +339,130 @@ def _save(path: Path, feats: dict[str, np.ndarray]) -> None:
             os.unlink(tmp)
 
 
+def _load_entry(file: Path) -> dict[str, np.ndarray] | None:
+    """All arrays of a cache entry, or None when it is missing or unreadable."""
+    if not file.exists():
+        return None
+    try:
+        with np.load(file) as z:
+            return {k: z[k] for k in z.files}
+    except (OSError, ValueError, EOFError):
+        return None  # unreadable cache entry: recompute it
+
+
+def _cached_features(path: str, config: ExtractorConfig,
+                     cache_dir: str | None) -> tuple[dict[str, np.ndarray], Path | None]:
+    """The video's descriptors (from the cache when possible) and its cache file (or None)."""
+    key = cache_key(path, config) if cache_dir is not None and Path(path).exists() else None
+    file = _cache_file(Path(cache_dir), key) if key is not None else None
+    feats = _load_entry(file) if file is not None else None
+    if feats is None:
+        feats = extract_video(path, config)
+        if file is not None:
+            _save(file, feats)
+    return feats, file
+
+
+def _as_failure(path: str, exc: Exception) -> VideoFailure:
+    if isinstance(exc, VideoDecodeError):
+        return VideoFailure(video=str(path), stage="decode", reason=exc.reason)
+    return VideoFailure(video=str(path), stage="features", reason=f"{type(exc).__name__}: {exc}")
+
+
 def _extract_one(path: str, config: ExtractorConfig, cache_dir: str | None):
     """Worker: cached descriptors, or a VideoFailure (never raises)."""
     try:
-        key = cache_key(path, config) if cache_dir is not None and Path(path).exists() else None
-        if key is not None:
-            file = _cache_file(Path(cache_dir), key)
-            if file.exists():
-                try:
-                    with np.load(file) as z:
-                        return {k: z[k] for k in z.files}
-                except (OSError, ValueError):
-                    pass  # unreadable cache entry: recompute it
-        feats = extract_video(path, config)
-        if key is not None:
-            _save(_cache_file(Path(cache_dir), key), feats)
-        return feats
-    except VideoDecodeError as exc:
-        return VideoFailure(video=str(path), stage="decode", reason=exc.reason)
+        return _cached_features(path, config, cache_dir)[0]
     except Exception as exc:  # noqa: BLE001 - one bad video must not stop the others
-        return VideoFailure(video=str(path), stage="features",
-                            reason=f"{type(exc).__name__}: {exc}")
+        return _as_failure(path, exc)
+
+
+@dataclass(frozen=True)
+class DescriptorFile:
+    """A handle on one video's descriptors in the on-disk cache (instead of the arrays).
+
+    Attributes
+    ----------
+    video : str
+        The video's path.
+    file : str
+        The cache entry (``.npz``: one array per channel plus ``"xyt"``).
+    n : int
+        Number of descriptors (rows, the same in every channel).
+    dims : dict of str to int
+        Each array's number of columns.
+    """
+
+    video: str
+    file: str
+    n: int
+    dims: dict
+
+    def load(self, channels=None) -> dict[str, np.ndarray]:
+        """The arrays of ``channels`` (all when None), read from the cache entry.
+
+        Raises
+        ------
+        OSError
+            The cache entry was removed or damaged after extraction; run again (the entry is
+            recomputed).
+        """
+        try:
+            with np.load(self.file) as z:
+                names = z.files if channels is None else list(channels)
+                return {k: z[k] for k in names}
+        except (OSError, ValueError, EOFError, KeyError) as exc:
+            raise OSError(
+                f"cannot read the cached descriptors of {self.video} from {self.file} ({exc}); "
+                "the cache changed during the run: run again to recompute the entry"
+            ) from exc
+
+
+def _extract_one_to_file(path: str, config: ExtractorConfig, cache_dir: str):
+    """Worker: a :class:`DescriptorFile` for the cached descriptors, or a VideoFailure.
+
+    Only the small handle travels back to the caller, never the arrays.
+    """
+    try:
+        feats, file = _cached_features(path, config, cache_dir)
+        if file is None:  # unreachable with a cache_dir unless the video vanished
+            raise FileNotFoundError(f"video {path} does not exist")
+        return DescriptorFile(video=str(path), file=str(file), n=int(len(feats["xyt"])),
+                              dims={k: int(v.shape[1]) for k, v in feats.items()})
+    except Exception as exc:  # noqa: BLE001 - one bad video must not stop the others
+        return _as_failure(path, exc)
+
+
+def _map_videos(worker, paths: list[str], config: ExtractorConfig, *, n_jobs: int,
+                backend: str, scheduler: str | None, cache: str | None,
+                progress: bool) -> list:
+    """``worker(path, config, cache)`` over the videos: in order, joblib or Dask."""
+    if backend == "dask":
+        if not scheduler:
+            raise ValueError(
+                "backend='dask' needs scheduler='tcp://HOST:PORT' (the address of a running "
+                "dask.distributed scheduler)"
+            )
+        from dask.distributed import Client
+
+        with Client(scheduler, set_as_default=False) as client:
+            futures = client.map(worker, paths, config=config, cache_dir=cache, pure=False)
+            return client.gather(futures)
+    if backend != "joblib":
+        raise ValueError(f"backend must be 'joblib' or 'dask'. Got {backend!r} instead.")
+    if n_jobs == 1 or len(paths) <= 1:
+        results = (worker(p, config, cache) for p in paths)
+    else:
+        from joblib import Parallel, delayed
+
+        results = Parallel(n_jobs=n_jobs, backend="loky", return_as="generator")(
+            delayed(worker)(p, config, cache) for p in paths
+        )
+    if progress:
+        from tqdm.auto import tqdm
+
+        results = tqdm(results, total=len(paths), desc="descriptors", unit="video")
+    return list(results)
 
 
 def extract_many(
@@ -371,6 +476,9 @@ def extract_many(
     progress: bool = False,
 ) -> list:
     """Descriptors of many videos, in parallel, with an on-disk cache.
+
+    Every video's arrays come back into this process at once; for large training sets use
+    :func:`extract_to_cache`, which returns small handles instead.
 
     Parameters
     ----------
@@ -395,35 +503,49 @@ def extract_many(
         One entry per path, in order: a dict of descriptor arrays, or a
         :class:`bench.methods.VideoFailure`.
     """
-    paths = [str(p) for p in paths]
     cache = None if cache_dir is None else str(Path(cache_dir).resolve())
-    if backend == "dask":
-        if not scheduler:
-            raise ValueError(
-                "backend='dask' needs scheduler='tcp://HOST:PORT' (the address of a running "
-                "dask.distributed scheduler)"
-            )
-        from dask.distributed import Client
+    return _map_videos(_extract_one, [str(p) for p in paths], config, n_jobs=n_jobs,
+                       backend=backend, scheduler=scheduler, cache=cache, progress=progress)
 
-        with Client(scheduler, set_as_default=False) as client:
-            futures = client.map(_extract_one, paths, config=config, cache_dir=cache,
-                                 pure=False)
-            return client.gather(futures)
-    if backend != "joblib":
-        raise ValueError(f"backend must be 'joblib' or 'dask'. Got {backend!r} instead.")
-    if n_jobs == 1 or len(paths) <= 1:
-        results = (_extract_one(p, config, cache) for p in paths)
-    else:
-        from joblib import Parallel, delayed
 
-        results = Parallel(n_jobs=n_jobs, backend="loky", return_as="generator")(
-            delayed(_extract_one)(p, config, cache) for p in paths
-        )
-    if progress:
-        from tqdm.auto import tqdm
+def extract_to_cache(
+    paths,
+    config: ExtractorConfig,
+    *,
+    cache_dir: str | os.PathLike,
+    n_jobs: int = 1,
+    backend: str = "joblib",
+    scheduler: str | None = None,
+    progress: bool = False,
+) -> list:
+    """Extract (or find in the cache) every video's descriptors; return handles, not arrays.
 
-        results = tqdm(results, total=len(paths), desc="descriptors", unit="video")
-    return list(results)
+    Same work and cache as :func:`extract_many`, but each worker writes the video's
+    descriptors to ``cache_dir/descriptors/`` and sends back only a :class:`DescriptorFile`
+    (path, row count, dimensions), so neither the workers' results nor this process ever hold
+    more than one video's descriptors: memory does not grow with the number of videos.
+
+    Parameters
+    ----------
+    paths : sequence of path-like
+    config : ExtractorConfig
+    cache_dir : path-like
+        Root of the cache (required; with ``backend="dask"`` the workers must see it at the
+        same path).
+    n_jobs, backend, scheduler, progress
+        As in :func:`extract_many`.
+
+    Returns
+    -------
+    list
+        One entry per path, in order: a :class:`DescriptorFile` or a
+        :class:`bench.methods.VideoFailure`.
+    """
+    if cache_dir is None:
+        raise ValueError("extract_to_cache needs a cache_dir (a folder for the descriptors)")
+    cache = str(Path(cache_dir).resolve())
+    return _map_videos(_extract_one_to_file, [str(p) for p in paths], config, n_jobs=n_jobs,
+                       backend=backend, scheduler=scheduler, cache=cache, progress=progress)
 
 
 # ------------------------------------------------------------------ perf

@@ -14,13 +14,15 @@ Options read from ``ctx.options``: ``backend`` (``"joblib"`` or ``"dask"``) and
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
 from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator
 
 from baselines.encoders import BagOfWords, FisherVector
-from baselines.extraction import ExtractorConfig, extract_many
+from baselines.extraction import DescriptorFile, ExtractorConfig, extract_to_cache
 from baselines.flow import FlowConfig
 from baselines.svm import LinearFVClassifier, MultiChannelChi2SVM
 from bench.methods import MethodCard, MethodContext, VideoFailure, register_method
@@ -35,6 +37,10 @@ METHOD_NAMES = (
     "dense_mbh_fv_svm",
     "dt_hoghofmbh_fv_svm",
 )
+
+#: Training descriptors per channel that the encoders learn from (Laptev et al. 2008 cluster
+#: a subset of 100 000 features).
+_ENCODER_SAMPLE = 100_000
 
 
 # ------------------------------------------------------------------ encoders & classifiers
@@ -71,7 +77,8 @@ class ClassicalVideoClassifier(BaseEstimator):
     n_classes : int
         Number of classes (``len(ctx.classes)``); scores have one column per class.
     n_jobs, backend, scheduler, cache_dir, progress : extraction settings
-        See :func:`baselines.extraction.extract_many`.
+        See :func:`baselines.extraction.extract_to_cache`; without ``cache_dir`` the
+        descriptors go to a temporary folder removed after each call.
     random_state : int
     """
 
@@ -99,20 +106,81 @@ class ClassicalVideoClassifier(BaseEstimator):
     def _channels(self) -> list[str]:
         return list(self.extractor.channels)
 
-    def _extract(self, paths) -> list:
-        return extract_many(paths, self.extractor, n_jobs=self.n_jobs, backend=self.backend,
-                            scheduler=self.scheduler, cache_dir=self.cache_dir,
-                            progress=self.progress)
+    @contextlib.contextmanager
+    def _descriptor_cache(self):
+        """``cache_dir``, or a temporary folder removed afterwards when there is none."""
+        if self.cache_dir is not None:
+            yield self.cache_dir
+            return
+        with tempfile.TemporaryDirectory(prefix="actbench_descriptors_") as tmp:
+            yield tmp
 
-    def _encode_blocks(self, feats: list[dict]) -> list[np.ndarray]:
-        return [np.asarray(self.encoders_[c].transform([f[c] for f in feats]), dtype=np.float64)
-                for c in self._channels()]
+    def _extract(self, paths, cache_dir) -> list:
+        """One :class:`DescriptorFile` handle (or VideoFailure) per video; no arrays."""
+        return extract_to_cache(paths, self.extractor, cache_dir=cache_dir, n_jobs=self.n_jobs,
+                                backend=self.backend, scheduler=self.scheduler,
+                                progress=self.progress)
 
-    def _encode(self, feats: list[dict]) -> np.ndarray:
-        return np.hstack(self._encode_blocks(feats))
+    def _training_samples(self, handles: list[DescriptorFile]) -> dict[str, np.ndarray]:
+        """A seeded sample of at most ``_ENCODER_SAMPLE`` training descriptors per channel,
+        read one video at a time.
 
-    def _fitted_encoder(self, channel: str, sets: list[np.ndarray]):
-        """Fit the channel's encoder, shrinking it when the training set has few descriptors.
+        The rows are those the encoders would draw from the pooled descriptors of all videos
+        (``default_rng(random_state).choice(N, _ENCODER_SAMPLE)`` over the concatenation in
+        video order), so the encoders learn exactly what they learned from the pooled arrays,
+        without ever holding them.
+        """
+        counts = np.array([h.n for h in handles], dtype=np.int64)
+        offsets = np.concatenate([[0], np.cumsum(counts)])
+        total = int(offsets[-1])
+        keep = None
+        if total > _ENCODER_SAMPLE:
+            rng = np.random.default_rng(self.random_state)
+            keep = np.sort(rng.choice(total, _ENCODER_SAMPLE, replace=False))
+        parts: dict[str, list] = {c: [] for c in self._channels()}
+        for h, start, stop in zip(handles, offsets[:-1], offsets[1:], strict=True):
+            if keep is None:
+                rows = slice(None)
+            else:
+                lo, hi = np.searchsorted(keep, [start, stop])
+                if lo == hi:
+                    continue
+                rows = keep[lo:hi] - start
+            feats = h.load(self._channels())
+            for c in parts:
+                parts[c].append(feats[c][rows])
+            del feats
+        return {c: np.concatenate(p).astype(np.float64) for c, p in parts.items()}
+
+    def _encode(self, handles: list[DescriptorFile]) -> np.ndarray:
+        """``(n_videos, code_dim)`` codes, encoding one video at a time from the cache."""
+        channels = self._channels()
+        items = handles
+        if self.progress:
+            from tqdm.auto import tqdm
+
+            items = tqdm(handles, desc="encode", unit="video")
+        X = None
+        for i, h in enumerate(items):
+            feats = h.load(channels)
+            row = np.concatenate([
+                np.asarray(self.encoders_[c].transform([feats[c]]), dtype=np.float64)[0]
+                for c in channels])
+            del feats
+            if X is None:
+                X = np.empty((len(handles), row.size))
+            X[i] = row
+        return X
+
+    def _code_dim(self, channel: str) -> int:
+        enc = self.encoders_[channel]
+        if hasattr(enc, "codebook_"):
+            return int(enc.codebook_.shape[0])
+        return int(2 * enc.gmm_.means_.size)
+
+    def _fitted_encoder(self, channel: str, n: int, sample: np.ndarray):
+        """Fit the channel's encoder on ``sample`` (drawn from ``n`` training descriptors),
+        shrinking it when the training set has few descriptors.
 
         A codebook cannot have more words than descriptors, PCA more dimensions than
         descriptors, and a diagonal GMM needs at least as many descriptors per Gaussian as it
@@ -120,8 +188,7 @@ class ClassicalVideoClassifier(BaseEstimator):
         training sets (tests, quick runs) the sizes are reduced to fit and recorded in
         ``encoder_sizes_``. Full-size training sets keep the paper's sizes.
         """
-        n = int(sum(len(s) for s in sets))
-        dim = int(sets[0].shape[1])
+        dim = int(sample.shape[1])
         if n < 2:
             raise ValueError(
                 f"only {n} '{channel}' descriptor(s) in the training videos; the videos are too "
@@ -130,7 +197,7 @@ class ClassicalVideoClassifier(BaseEstimator):
         if self.encoding == "bow":
             n_words = min(self.n_words, n)
             self.encoder_sizes_[channel] = {"n_words": n_words}
-            enc = BagOfWords(n_words=max(2, n_words), max_descriptors=100_000,
+            enc = BagOfWords(n_words=max(2, n_words), max_descriptors=_ENCODER_SAMPLE,
                              random_state=self.random_state)
         elif self.encoding == "fv":
             pca_dim = max(1, min(dim // 2, n - 1))
@@ -139,16 +206,22 @@ class ClassicalVideoClassifier(BaseEstimator):
             n_components = max(1, min(self.n_components, n // (2 * pca_dim + 1)))
             self.encoder_sizes_[channel] = {"n_components": n_components, "pca_dim": pca_dim}
             enc = FisherVector(n_components=n_components, pca_dim=pca_dim,
-                               random_state=self.random_state)
+                               max_descriptors=_ENCODER_SAMPLE, random_state=self.random_state)
         else:
             raise ValueError(
                 f"The 'encoding' parameter must be 'bow' or 'fv'. Got {self.encoding!r} instead."
             )
-        return enc.fit(sets)
+        return enc.fit(sample)
 
     # -- protocol
     def fit(self, paths, y, groups=None) -> ClassicalVideoClassifier:
         """Extract, encode and train on the videos that decode.
+
+        Memory does not grow with the number of videos times descriptors: the workers write
+        each video's descriptors to the cache and return handles; the encoders learn from a
+        seeded sample of at most 100 000 descriptors per channel read one video at a time;
+        then each video is encoded on its own, so only the ``(n_videos, code_dim)`` matrix
+        stays in memory.
 
         Parameters
         ----------
@@ -159,6 +232,10 @@ class ClassicalVideoClassifier(BaseEstimator):
         """
         if self.extractor is None:
             raise ValueError("ClassicalVideoClassifier needs an 'extractor' (ExtractorConfig)")
+        if self.encoding not in ("bow", "fv"):
+            raise ValueError(
+                f"The 'encoding' parameter must be 'bow' or 'fv'. Got {self.encoding!r} instead."
+            )
         paths = np.asarray(paths, dtype=object)
         y = np.asarray(y, dtype=int)
         if len(paths) != len(y):
@@ -166,28 +243,29 @@ class ClassicalVideoClassifier(BaseEstimator):
         if len(y) and (y.min() < 0 or y.max() >= self.n_classes):
             raise ValueError(f"labels must be in range(n_classes={self.n_classes})")
         self.failures_: list[VideoFailure] = []
-        results = self._extract(paths)
-        ok = [i for i, r in enumerate(results) if not isinstance(r, VideoFailure)]
-        self.failures_.extend(r for r in results if isinstance(r, VideoFailure))
-        if len({int(v) for v in y[ok]}) < 2:
-            raise ValueError("fewer than two classes have a training video that decodes")
-        feats = [results[i] for i in ok]
-        y_ok = y[ok]
-        self.encoders_ = {}
-        self.encoder_sizes_ = {}
-        for c in self._channels():
-            sets = [f[c] for f in feats]
-            enc = self._fitted_encoder(c, sets)
-            self.encoders_[c] = enc
-        blocks = self._encode_blocks(feats)
-        self.channel_dims_ = [b.shape[1] for b in blocks]
-        X = np.hstack(blocks)
+        with self._descriptor_cache() as cache:
+            results = self._extract(paths, cache)
+            ok = [i for i, r in enumerate(results) if not isinstance(r, VideoFailure)]
+            self.failures_.extend(r for r in results if isinstance(r, VideoFailure))
+            if len({int(v) for v in y[ok]}) < 2:
+                raise ValueError("fewer than two classes have a training video that decodes")
+            handles = [results[i] for i in ok]
+            y_ok = y[ok]
+            n_total = int(sum(h.n for h in handles))
+            self.encoders_ = {}
+            self.encoder_sizes_ = {}
+            samples = self._training_samples(handles)
+            for c in self._channels():
+                self.encoders_[c] = self._fitted_encoder(c, n_total, samples.pop(c))
+            del samples
+            self.channel_dims_ = [self._code_dim(c) for c in self._channels()]
+            X = self._encode(handles)
         g = None if groups is None else np.asarray(groups)[ok]
         self.classifier_ = _make_classifier(self.encoding, self.channel_dims_, self.C_grid,
                                             self.cv_folds, self.n_classes, self.random_state)
         self.classifier_.fit(X, y_ok, groups=g)
         self.C_ = float(self.classifier_.C_)
-        self.n_descriptors_ = int(sum(len(f[self._channels()[0]]) for f in feats))
+        self.n_descriptors_ = n_total
         self.n_params_ = self._count_params()
         return self
 
@@ -214,12 +292,14 @@ class ClassicalVideoClassifier(BaseEstimator):
         """Scores ``(n_videos, n_classes)``; NaN rows for videos that fail."""
         paths = np.asarray(paths, dtype=object)
         scores = np.full((len(paths), self.n_classes), np.nan)
-        results = self._extract(paths)
-        ok = [i for i, r in enumerate(results) if not isinstance(r, VideoFailure)]
-        self.failures_.extend(r for r in results if isinstance(r, VideoFailure))
-        if ok:
-            X = self._encode([results[i] for i in ok])
-            scores[ok] = np.asarray(self.classifier_.decision_function(X), dtype=np.float64)
+        with self._descriptor_cache() as cache:
+            results = self._extract(paths, cache)
+            ok = [i for i, r in enumerate(results) if not isinstance(r, VideoFailure)]
+            self.failures_.extend(r for r in results if isinstance(r, VideoFailure))
+            if ok:
+                X = self._encode([results[i] for i in ok])
+                scores[ok] = np.asarray(self.classifier_.decision_function(X),
+                                        dtype=np.float64)
         return scores
 
 

@@ -160,3 +160,34 @@ def test_dask_local_cluster_gives_the_local_features(tmp_path):
     for a, b in zip(local, remote, strict=True):
         _same(a, b)
     assert len(list((tmp_path / "dask_cache").rglob("*.npz"))) == 3
+
+
+def test_extract_to_cache_returns_small_handles_that_load_the_same_features(tmp_path):
+    """Workers send back handles (path, count, dims), not arrays; loading a handle gives the
+    arrays extract_many returns; failures stay failures; the cache folder is required."""
+    import pickle
+
+    from baselines.extraction import DescriptorFile, extract_to_cache
+
+    videos = [_write_video(tmp_path / f"v{i}.avi", 12, seed=i) for i in range(3)]
+    bad = tmp_path / "bad.avi"
+    bad.write_bytes(b"this is not a video" * 100)
+    local = extract_many(videos, _small_dt())
+    handles = extract_to_cache([*videos, bad], _small_dt(), cache_dir=tmp_path / "cache",
+                               n_jobs=2)
+    assert isinstance(handles[-1], VideoFailure) and handles[-1].stage == "decode"
+    for feats, handle in zip(local, handles[:-1], strict=True):
+        assert isinstance(handle, DescriptorFile)
+        assert handle.n == len(feats["xyt"]) > 0
+        assert handle.dims == {k: v.shape[1] for k, v in feats.items()}
+        _same(feats, handle.load())
+        assert sorted(handle.load(["hof"])) == ["hof"]
+        assert len(pickle.dumps(handle)) < 1000 < sum(v.nbytes for v in feats.values())
+    # a second call finds every entry in the cache
+    again = extract_to_cache(videos, _small_dt(), cache_dir=tmp_path / "cache")
+    assert [h.file for h in again] == [h.file for h in handles[:-1]]
+    with pytest.raises(ValueError, match="cache_dir"):
+        extract_to_cache(videos, _small_dt(), cache_dir=None)
+    Path(handles[0].file).unlink()
+    with pytest.raises(OSError, match="run again"):
+        handles[0].load()

@@ -111,3 +111,87 @@ def test_dis_flow_is_a_working_option(tiny_set, tmp_path):
     assert est.extractor.flow.algorithm == "dis"
     scores = est.fit(x_tr, y_tr).decision_function(x_te)
     assert float(np.mean(scores.argmax(axis=1) == y_te)) >= 0.8
+
+
+def test_fit_holds_one_video_of_descriptors_at_a_time(tiny_set, tmp_path, monkeypatch):
+    """Memory is bounded: extraction returns handles, not arrays, and the estimator never
+    holds the raw descriptors of two videos at once (tracked with weak references to every
+    array the cache hands out, with a small encoder sample so the subsampling path runs)."""
+    import weakref
+
+    from baselines import extraction, methods
+
+    monkeypatch.setattr(methods, "_ENCODER_SAMPLE", 300)
+    x_tr, y_tr, x_te, _, _, _ = tiny_set
+    alive: list = []
+    most_held: list[int] = []
+    loads: list[str] = []
+    real_load = extraction.DescriptorFile.load
+
+    def tracking_load(self, channels=None):
+        most_held.append(sum(ref() is not None for ref in alive))
+        loads.append(self.video)
+        arrays = real_load(self, channels)
+        alive.extend(weakref.ref(a) for a in arrays.values())
+        return arrays
+
+    monkeypatch.setattr(extraction.DescriptorFile, "load", tracking_load)
+    real_extract = methods.extract_to_cache
+    handed_back: list = []
+
+    def recording_extract(*args, **kwargs):
+        results = real_extract(*args, **kwargs)
+        handed_back.extend(results)
+        return results
+
+    monkeypatch.setattr(methods, "extract_to_cache", recording_extract)
+    est = build_method("hoghof_bow_svm", _ctx(tmp_path)).fit(x_tr, y_tr)
+    assert est.n_descriptors_ > methods._ENCODER_SAMPLE  # the sample really is a subset
+    est.decision_function(x_te)
+    assert all(isinstance(r, extraction.DescriptorFile) for r in handed_back)
+    # every training video is read to encode it, every test video once
+    assert sorted(set(loads)) == sorted(set(x_tr) | set(x_te))
+    assert loads.count(x_te[0]) == 1
+    assert max(most_held) == 0, most_held
+
+
+def test_streamed_encoders_equal_encoders_fitted_on_the_pooled_descriptors(tiny_set, tmp_path,
+                                                                          monkeypatch):
+    """The seeded sample read video by video is the sample the encoder draws from the pooled
+    arrays of all videos (oracle: BagOfWords.fit / FisherVector.fit on the pooled sets), and
+    the per-video codes equal the encoder's batch transform."""
+    from baselines import methods
+    from baselines.encoders import BagOfWords, FisherVector
+    from baselines.extraction import extract_many
+
+    monkeypatch.setattr(methods, "_ENCODER_SAMPLE", 250)
+    x_tr, y_tr, _, _, _, _ = tiny_set
+    for name, make in (("hoghof_bow_svm", BagOfWords), ("dense_mbh_fv_svm", FisherVector)):
+        est = build_method(name, _ctx(tmp_path)).fit(x_tr, y_tr)
+        feats = extract_many(x_tr, est.extractor, cache_dir=tmp_path / "cache")
+        codes = []
+        for c in est.extractor.channels:
+            oracle = make(**est.encoder_sizes_[c], max_descriptors=250, random_state=0)
+            oracle.fit([f[c] for f in feats])
+            ours = est.encoders_[c]
+            if make is BagOfWords:
+                np.testing.assert_array_equal(ours.codebook_, oracle.codebook_)
+            else:
+                np.testing.assert_array_equal(ours.gmm_.means_, oracle.gmm_.means_)
+                np.testing.assert_array_equal(ours.pca_.components_, oracle.pca_.components_)
+            codes.append(oracle.transform([f[c] for f in feats]))
+        np.testing.assert_allclose(est._encode(est._extract(x_tr, tmp_path / "cache")),
+                                   np.hstack(codes), rtol=1e-12, atol=1e-12)
+
+
+def test_without_a_cache_dir_the_descriptors_go_to_a_removed_temporary_folder(
+        tiny_set, tmp_path, monkeypatch):
+    import tempfile
+
+    x_tr, y_tr, x_te, _, _, _ = tiny_set
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    ctx = MethodContext(seed=0, quick=True, jobs=1, cache_dir=None, progress=False,
+                        classes=CLASSES)
+    scores = build_method("hof_bow_svm", ctx).fit(x_tr, y_tr).decision_function(x_te)
+    assert np.isfinite(scores).all()
+    assert list(tmp_path.iterdir()) == []
