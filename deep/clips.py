@@ -8,6 +8,13 @@ Two temporal samplers cover the deep track:
 * **segments** (TSN): the video is cut into ``K`` equal segments and one frame is taken from
   each, at a random offset in training and at the segment centre at test (Wang et al. 2016).
 
+Each clip is then normalised: by default every channel of the clip is standardised with the
+clip's own mean and standard deviation (``normalise="clip"``); ``normalise="imagenet"`` uses
+the fixed ImageNet statistics instead (for networks pretrained with them). From scratch on the
+synthetic set, the fixed statistics left a large constant offset (light backgrounds) and
+training loss stayed at ln C for half the run, where per-clip standardisation learned from the
+first epoch (see ``deep/methods.py`` notes).
+
 Spatially, training uses a random resized crop (area share in ``scale``, aspect ratio in
 ``ratio``) and a horizontal flip *only when the dataset allows it*; testing uses ``M`` crops
 (the centre crop, or three crops along the long side). Every random choice comes from a
@@ -47,6 +54,8 @@ __all__ = [
 #: ImageNet channel statistics (RGB, in [0, 1]) used to normalise every clip.
 MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+#: Input normalisations of :class:`ClipSpec`.
+NORMALISATIONS = ("clip", "imagenet")
 
 
 @dataclass(frozen=True)
@@ -72,6 +81,9 @@ class ClipSpec:
         N temporal clips per test video (dense), or N segment grids shifted in time.
     test_crops : {1, 3}
         M spatial crops per clip at test: the centre crop, or three crops along the long side.
+    normalise : {"clip", "imagenet"}
+        Standardise each channel with the clip's own mean and standard deviation, or with the
+        ImageNet statistics :data:`MEAN` / :data:`STD`.
     """
 
     sampling: str = "dense"
@@ -82,8 +94,14 @@ class ClipSpec:
     ratio: tuple[float, float] = (3 / 4, 4 / 3)
     test_clips: int = 2
     test_crops: int = 1
+    normalise: str = "clip"
 
     def __post_init__(self) -> None:
+        if self.normalise not in NORMALISATIONS:
+            raise ValueError(
+                f"The 'normalise' parameter of ClipSpec must be one of {NORMALISATIONS}. "
+                f"Got {self.normalise!r} instead."
+            )
         if self.sampling not in ("dense", "segments"):
             raise ValueError(
                 f"The 'sampling' parameter of ClipSpec must be 'dense' or 'segments'. "
@@ -251,9 +269,14 @@ def three_crop_boxes(height: int, width: int) -> list[tuple[int, int, int, int]]
 
 # ---------------------------------------------------------------------------- clips
 def _crop_resize_normalise(
-    frames: np.ndarray, box: tuple[int, int, int, int], size: int, flip: bool
+    frames: np.ndarray, box: tuple[int, int, int, int], size: int, flip: bool,
+    normalise: str = "clip",
 ) -> np.ndarray:
-    """(T,H,W,3) uint8 frames -> (3,T,size,size) float32, cropped, resized, normalised."""
+    """(T,H,W,3) uint8 frames -> (3,T,size,size) float32, cropped, resized, normalised.
+
+    ``normalise="clip"``: each channel minus the clip's mean, over its standard deviation
+    (floored at 1/255 so that a flat clip does not blow up); ``"imagenet"``: fixed statistics.
+    """
     y0, x0, h, w = box
     out = np.empty((len(frames), size, size, 3), dtype=np.uint8)
     for t, frame in enumerate(frames):
@@ -262,7 +285,13 @@ def _crop_resize_normalise(
         out[t] = cv2.resize(np.ascontiguousarray(patch), (size, size), interpolation=interp)
     if flip:
         out = out[:, :, ::-1]
-    clip = (out.astype(np.float32) / 255.0 - MEAN) / STD
+    clip = out.astype(np.float32) / 255.0
+    if normalise == "clip":
+        mean = clip.mean(axis=(0, 1, 2), dtype=np.float64).astype(np.float32)
+        std = np.maximum(clip.std(axis=(0, 1, 2), dtype=np.float64), 1 / 255).astype(np.float32)
+        clip = (clip - mean) / std
+    else:
+        clip = (clip - MEAN) / STD
     return np.ascontiguousarray(clip.transpose(3, 0, 1, 2))
 
 
@@ -300,7 +329,7 @@ def sample_train_clip(
     Returns
     -------
     clip : numpy.ndarray
-        ``(3, T, crop_size, crop_size)`` float32, normalised with ImageNet statistics.
+        ``(3, T, crop_size, crop_size)`` float32, normalised as ``spec.normalise`` says.
     info : dict
         ``indices`` (frame indices), ``box`` (y0, x0, h, w) and ``flip`` (bool).
     """
@@ -308,7 +337,7 @@ def sample_train_clip(
     picked = np.asarray(frames[indices])
     box = random_resized_crop_box(picked.shape[1], picked.shape[2], spec.scale, spec.ratio, rng)
     flip = bool(allow_flip and rng.random() < 0.5)
-    clip = _crop_resize_normalise(picked, box, spec.crop_size, flip)
+    clip = _crop_resize_normalise(picked, box, spec.crop_size, flip, spec.normalise)
     return clip, {"indices": indices, "box": box, "flip": flip}
 
 
@@ -327,5 +356,6 @@ def sample_test_views(frames: np.ndarray, spec: ClipSpec) -> np.ndarray:
     views = []
     for indices in _temporal_test_indices(len(frames), spec):
         picked = np.asarray(frames[indices])
-        views.extend(_crop_resize_normalise(picked, box, spec.crop_size, False) for box in boxes)
+        views.extend(_crop_resize_normalise(picked, box, spec.crop_size, False, spec.normalise)
+                     for box in boxes)
     return np.stack(views)

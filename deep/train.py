@@ -322,6 +322,9 @@ class VideoClassifier:
         Area range of the random resized crop.
     test_clips : int, default 2
     test_crops : {1, 3}, default 1
+    normalise : {"clip", "imagenet"}, default "clip"
+        Input normalisation (see :class:`deep.clips.ClipSpec`): per-clip channel
+        standardisation, or the ImageNet statistics (for weights pretrained with them).
     allow_flip : bool, default True
         Horizontal flips in training (False for direction-labelled classes).
     epochs : int, default 10
@@ -397,6 +400,7 @@ class VideoClassifier:
         scale: tuple[float, float] = (0.4, 1.0),
         test_clips: int = 2,
         test_crops: int = 1,
+        normalise: str = "clip",
         allow_flip: bool = True,
         epochs: int = 10,
         batch_size: int = 16,
@@ -434,6 +438,7 @@ class VideoClassifier:
         self.scale = scale
         self.test_clips = test_clips
         self.test_crops = test_crops
+        self.normalise = normalise
         self.allow_flip = allow_flip
         self.epochs = epochs
         self.batch_size = batch_size
@@ -462,8 +467,8 @@ class VideoClassifier:
     # ------------------------------------------------------------------ sklearn API
     _PARAM_NAMES = (
         "model model_overrides num_classes sampling clip_len frame_interval crop_size short_side "
-        "fps scale test_clips test_crops allow_flip epochs batch_size clips_per_video optimizer "
-        "lr weight_decay momentum warmup_epochs label_smoothing grad_clip precision "
+        "fps scale test_clips test_crops normalise allow_flip epochs batch_size clips_per_video "
+        "optimizer lr weight_decay momentum warmup_epochs label_smoothing grad_clip precision "
         "channels_last val_fraction patience device num_workers deterministic random_state "
         "progress cache_dir work_dir weights reinit_head"
     ).split()
@@ -517,6 +522,7 @@ class VideoClassifier:
             scale=tuple(self.scale),
             test_clips=int(self.test_clips),
             test_crops=int(self.test_crops),
+            normalise=self.normalise,
         )
 
     def _cache(self) -> ClipCache:

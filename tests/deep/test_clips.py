@@ -107,6 +107,33 @@ def test_flip_mirrors_the_crop():
     np.testing.assert_array_equal(a[..., ::-1], b)
 
 
+def test_clip_normalisation_against_a_numpy_reference():
+    frames = _frames(t=6, h=20, w=20)
+    box = (0, 0, 20, 20)  # the whole frame at its own size: no resampling
+    x = frames.astype(np.float64) / 255.0
+    per_clip = _crop_resize_normalise(frames, box, 20, False, "clip")
+    expected = (x - x.mean(axis=(0, 1, 2))) / x.std(axis=(0, 1, 2))
+    np.testing.assert_allclose(per_clip, expected.transpose(3, 0, 1, 2), atol=1e-4)
+    imagenet = _crop_resize_normalise(frames, box, 20, False, "imagenet")
+    expected = (x - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225]
+    np.testing.assert_allclose(imagenet, expected.transpose(3, 0, 1, 2), atol=1e-4)
+    # a flat clip (zero spread) stays finite
+    flat = _crop_resize_normalise(np.full((2, 8, 8, 3), 90, np.uint8), (0, 0, 8, 8), 8, False)
+    assert np.isfinite(flat).all() and np.abs(flat).max() < 1e-4
+
+
+def test_spec_normalisation_reaches_the_clips_and_bad_values_are_named():
+    frames = _frames(t=12)
+    views = sample_test_views(frames, ClipSpec(num_frames=4, crop_size=16, test_clips=2))
+    means = views.mean(axis=(2, 3, 4))  # per view and channel
+    np.testing.assert_allclose(means, 0.0, atol=1e-4)
+    imagenet = sample_test_views(frames, ClipSpec(num_frames=4, crop_size=16, test_clips=2,
+                                                  normalise="imagenet"))
+    assert not np.allclose(imagenet, views)
+    with pytest.raises(ValueError, match="'normalise'"):
+        ClipSpec(normalise="per_video")
+
+
 @pytest.mark.parametrize("sampling", ["dense", "segments"])
 def test_same_seed_same_clips(sampling):
     frames = _frames(t=40)

