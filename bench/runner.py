@@ -27,6 +27,7 @@ import inspect
 import io
 import json
 import os
+import shutil
 import sys
 import time
 import traceback
@@ -521,6 +522,8 @@ def _run_unit(unit: _Unit, manifest: Manifest, config: RunConfig, run_dir: Path,
     write_text(out / "results.csv", _csv_text(RESULT_COLUMNS, results))
     write_json(out / "timing.json", timing)
     write_text(out / "done", _utc_now().isoformat(timespec="seconds") + "\n")
+    # Checkpoints only serve to resume an unfinished unit; a finished one needs none.
+    shutil.rmtree(out / "work", ignore_errors=True)
     return timing
 
 
