@@ -220,7 +220,11 @@ class Harris3DSampler:
     s: float = 2.0
 
     def _support(self) -> int:
-        return int(math.ceil(3 * math.sqrt(self.s * max(self.tau2s)))) + 1
+        # Temporal reach of one response value: scipy's Gaussian kernels reach
+        # ``int(4 sd + 0.5)`` frames (truncate = 4), the central difference 1 and the 3x3x3
+        # maximum 1 more. Context frames beyond this make the result independent of chunking.
+        tau = math.sqrt(max(self.tau2s))
+        return int(4 * tau + 0.5) + 1 + int(4 * math.sqrt(self.s) * tau + 0.5) + 1
 
     # the border margin of ``detect`` (2 integration scales) is below the support, so in the
     # middle of a video the window's context frames absorb it; only the video's own first and

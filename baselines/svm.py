@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import GroupKFold, KFold, StratifiedKFold
-from sklearn.svm import SVC, LinearSVC
+from sklearn.svm import SVC
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from baselines import _kernels
@@ -378,10 +378,25 @@ class MultiChannelChi2SVM(_OneVsRestSVM):
         return multichannel_chi2_kernel(distances, self.mean_distances_)
 
 
+class _LinearScorer:
+    """A binary linear SVM read back into its primal form: ``score = X @ coef + intercept``."""
+
+    def __init__(self, coef: np.ndarray, intercept: float):
+        self.coef_ = coef
+        self.intercept_ = intercept
+
+    def decision_function(self, X: np.ndarray) -> np.ndarray:
+        return X @ self.coef_ + self.intercept_
+
+
 class LinearFVClassifier(_OneVsRestSVM):
     """One-vs-rest linear SVMs for Fisher vectors (Perronnin, Sánchez & Mensink 2010).
 
-    Each class gets a binary ``sklearn.svm.LinearSVC`` (squared hinge, L2 penalty).
+    Each class gets a binary L1-loss (hinge) linear SVM with an L2 penalty, solved in the dual
+    on the Gram matrix ``X Xᵀ`` (``sklearn.svm.SVC(kernel="precomputed")``) and read back into
+    its primal weights ``w = Σᵢ αᵢ yᵢ xᵢ``: the same classifier as ``SVC(kernel="linear")``
+    (tested), with a memory cost of ``n_samples²`` during training instead of the copies of
+    the ``n_samples × 100 000``-dimensional Fisher vectors that a primal solver makes per fit.
 
     Parameters
     ----------
@@ -390,34 +405,54 @@ class LinearFVClassifier(_OneVsRestSVM):
     n_classes : int or None, default None
     C_grid : sequence of float, default (0.01, 0.1, 1, 10, 100)
     cv : int, default 3
-    max_iter : int, default 10000
-        liblinear iterations.
     random_state : int, default 0
-        Seed of liblinear's coordinate order and of the fold shuffle.
+        Seed of the fold shuffle when no groups are given.
+
+    Attributes
+    ----------
+    C_, cv_scores_ : as in :class:`MultiChannelChi2SVM`
+    estimators_ : list
+        Per class: a linear scorer (``coef_``, ``intercept_``), None (absent class) or a
+        constant score.
 
     References
     ----------
     .. [1] Perronnin, F., Sánchez, J. and Mensink, T. "Improving the Fisher kernel for
        large-scale image classification", ECCV 2010. :doi:`10.1007/978-3-642-15561-1_11`
+    .. [2] Cortes, C. and Vapnik, V. "Support-vector networks", Machine Learning 20, 1995.
+       :doi:`10.1007/BF00994018`
     """
 
-    def __init__(self, C=1.0, n_classes=None, C_grid=DEFAULT_C_GRID, cv=3, max_iter=10000,
-                 random_state=0):
+    def __init__(self, C=1.0, n_classes=None, C_grid=DEFAULT_C_GRID, cv=3, random_state=0):
         self.C = C
         self.n_classes = n_classes
         self.C_grid = C_grid
         self.cv = cv
-        self.max_iter = max_iter
         self.random_state = random_state
 
     def _prepare(self, X):
-        return X
+        self._X_fit = X
+        return X @ X.T
 
-    def _split_features(self, X, train, test):
-        return X[train], X[test]
+    def _split_features(self, gram, train, test):
+        return gram[np.ix_(train, train)], gram[np.ix_(test, train)]
 
     def _make_binary(self, C):
-        return LinearSVC(C=C, max_iter=self.max_iter, random_state=self.random_state)
+        return SVC(kernel="precomputed", C=C)
 
     def _test_features(self, X):
         return X
+
+    def fit(self, X, y, groups=None):
+        """Fit as :meth:`_OneVsRestSVM.fit`, then keep only the primal weights."""
+        try:
+            super().fit(X, y, groups=groups)
+            X_fit = self._X_fit
+            self.estimators_ = [
+                _LinearScorer(est.dual_coef_[0] @ X_fit[est.support_], float(est.intercept_[0]))
+                if isinstance(est, SVC) else est
+                for est in self.estimators_
+            ]
+        finally:
+            self.__dict__.pop("_X_fit", None)
+        return self

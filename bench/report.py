@@ -164,6 +164,10 @@ def _summary_section(data: RunData) -> list[str]:
         ("packages", ", ".join(f"{k} {v}" for k, v in packages.items()) or "–"),
     ]
     lines = ["## Run summary", "", _markdown(pd.DataFrame(facts, columns=["", "value"])), ""]
+    peak = run.get("peak_memory") or {}
+    if peak.get("peak_rss_main_mib") is not None:
+        lines += [f"Peak memory: main process {float(peak['peak_rss_main_mib']):.0f} MiB, "
+                  f"largest worker {float(peak.get('peak_rss_children_mib') or 0):.0f} MiB", ""]
     folds = dataset.get("folds", {}) or {}
     if folds:
         fold_rows = []
@@ -380,13 +384,35 @@ def _history_section(data: RunData, summary: pd.DataFrame, figures: Path,
     return lines + _generations_section(data, summary, figures, threshold)
 
 
+#: ``failures.csv`` marks a whole (method, fold) unit that failed with this in ``video``.
+WHOLE_UNIT = "*"
+
+
+def _failure_counts(failures: pd.DataFrame) -> pd.DataFrame:
+    """Per (method, stage): distinct videos that failed, and the rows of ``failures.csv``.
+
+    A video is listed once per method and fold it failed in (a probe failure once per fold),
+    so rows over-count videos; ``videos`` counts each one once.
+    """
+    videos = failures["video"].where(failures["video"] != WHOLE_UNIT)
+    grouped = failures.assign(video=videos).groupby(["method", "stage"], sort=True)
+    return grouped.agg(videos=("video", "nunique"), rows=("video", "size")).reset_index()
+
+
 def _failures_section(data: RunData) -> list[str]:
     failures = data.failures
     lines = ["## Failures", ""]
     if failures.empty:
         return lines + ["No video failed.", ""]
-    counts = failures.groupby(["method", "stage"]).size().reset_index(name="videos")
-    lines += [f"{len(failures)} video failure(s) in total.", "", _markdown(counts.astype(str)), ""]
+    is_video = failures["video"] != WHOLE_UNIT
+    n_videos = failures.loc[is_video, "video"].nunique()
+    n_units = len(failures.loc[~is_video, ["method", "fold"]].drop_duplicates())
+    summary = (f"{n_videos} distinct video(s) failed ({int(is_video.sum())} row(s) in "
+               "`failures.csv`: a video is listed once per method and fold it failed in).")
+    if n_units:
+        summary += f" {n_units} (method, fold) unit(s) failed as a whole."
+    counts = _failure_counts(failures)
+    lines += [summary, "", _markdown(counts.astype(str)), ""]
     shown = failures.head(MAX_FAILURE_ROWS)[["method", "fold", "video", "stage", "reason"]]
     shown = shown.astype(str).replace({"\\|": "/", "\n": " "}, regex=True)
     lines += [_markdown(shown), ""]

@@ -17,6 +17,11 @@ so ``--resume`` tries it again.
 
 The ``params`` result is the estimator's ``n_params_`` attribute when it sets one after ``fit``
 (classical methods, whose size depends on the data), else the card's ``params``.
+
+Each unit's ``timing.json`` records ``peak_rss_main_mib`` and ``peak_rss_children_mib`` (see
+:func:`bench.memory.peak_memory_mib`) taken when the unit finishes; ``run.json`` records the
+same two numbers at the end of the run under ``peak_memory``. Both are high-water marks of the
+whole process so far, not of the unit alone.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ import numpy as np
 
 from bench.atomic import write_json, write_text
 from bench.manifest import Manifest, fold_column
+from bench.memory import PEAK_MEMORY_NOTE, peak_memory_mib
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -520,6 +526,7 @@ def _run_unit(unit: _Unit, manifest: Manifest, config: RunConfig, run_dir: Path,
     write_text(out / "predictions.csv", _csv_text(PREDICTION_COLUMNS, predictions))
     write_text(out / "failures.csv", _csv_text(FAILURE_COLUMNS, failures))
     write_text(out / "results.csv", _csv_text(RESULT_COLUMNS, results))
+    timing.update(peak_memory_mib() or {})
     write_json(out / "timing.json", timing)
     write_text(out / "done", _utc_now().isoformat(timespec="seconds") + "\n")
     # Checkpoints only serve to resume an unfinished unit; a finished one needs none.
@@ -738,6 +745,9 @@ def run_benchmark(config: RunConfig, resume_dir: str | os.PathLike | None = None
     record["status"] = "complete"
     record["finished"] = _utc_now().isoformat(timespec="seconds")
     record["units"] = statuses
+    peak = peak_memory_mib()
+    if peak is not None:
+        record["peak_memory"] = {**peak, "note": PEAK_MEMORY_NOTE}
     write_json(run_dir / "run.json", record)
     _write_report(run_dir)
     return run_dir

@@ -22,12 +22,51 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["run_perf", "matmul_peak", "measure_model", "cpu_has_bf16"]
+__all__ = ["run_perf", "matmul_peak", "measure_model", "cpu_has_bf16", "resolve_device"]
 
 PAPER_MODELS = ("c3d", "r3d_18", "mc3_18", "r2plus1d_18", "i3d", "tsn", "lrcn", "timesformer")
 QUICK_MODELS = ("r3d_18", "r2plus1d_18")
 TORCHVISION_TWINS = ("r3d_18", "mc3_18", "r2plus1d_18")
 CLIP = (3, 16, 112, 112)
+DEVICES = ("auto", "cpu", "cuda")
+PASSES = ("forward", "forward+backward")
+PRECISIONS = ("fp32", "bf16")
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """The torch device for ``device`` in ``("auto", "cpu", "cuda")``.
+
+    ``"auto"`` is CUDA when ``torch.cuda.is_available()``, else the CPU.
+
+    Raises
+    ------
+    ValueError
+        For another name, or ``"cuda"`` when this torch sees no CUDA device.
+    """
+    if device not in DEVICES:
+        raise ValueError(f"device must be one of {DEVICES}; got {device!r}.")
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device='cuda' but torch {torch.__version__} sees no CUDA device "
+            "(torch.cuda.is_available() is False). Use --device cpu (or auto), or run on a "
+            "machine with an NVIDIA GPU and a CUDA build of torch."
+        )
+    return torch.device(device)
+
+
+def _case_name(name: str, kind: str, label: str, batch: int, clip: Sequence[int]) -> str:
+    return f"deep/{name} {kind} {label} b{batch} {'x'.join(map(str, clip))}"
+
+
+def _matmul_case(label: str, size: int) -> str:
+    return f"deep/matmul_peak {label} {size}^3"
+
+
+def _matches(pattern: str, cases: Sequence[str]) -> bool:
+    """``python -m bench perf --only``: case-insensitive substring of any case name."""
+    return any(pattern in case.lower() for case in cases)
 
 
 def cpu_has_bf16() -> bool:
@@ -97,8 +136,9 @@ def _torchvision_twin(name: str) -> nn.Module | None:
     return getattr(video, name)(weights=None)
 
 
-def run_perf(quick: bool = False, *, models: Sequence[str] | None = None,
-             batch: int | None = None, clip: Sequence[int] | None = None,
+def run_perf(quick: bool = False, *, only: str | None = None, device: str = "auto",
+             models: Sequence[str] | None = None, batch: int | None = None,
+             clip: Sequence[int] | None = None,
              iterations: int | None = None) -> list[dict[str, Any]]:
     """Rows for ``python -m bench perf``.
 
@@ -106,6 +146,12 @@ def run_perf(quick: bool = False, *, models: Sequence[str] | None = None,
     ----------
     quick : bool
         Batch 2, ``r3d_18`` and ``r2plus1d_18`` only, one timed iteration, a smaller matmul.
+    only : str, optional
+        Time only the models with a case name containing this text (case-insensitive), e.g.
+        ``"r3d_18"``; the others are not built or timed. The matmul peak rows are measured
+        whenever a model is timed (its ``peak_share`` needs them) or the text matches them.
+    device : {"auto", "cpu", "cuda"}, default "auto"
+        Where to time; ``"auto"`` is CUDA when available, else the CPU.
     models, batch, clip, iterations : optional
         Overrides (tests use a small model and clip).
 
@@ -115,22 +161,35 @@ def run_perf(quick: bool = False, *, models: Sequence[str] | None = None,
         Keys ``case, ours_s, reference, reference_s, speedup, max_abs_diff, target, met,
         notes`` plus ``clips_per_s``, ``gflop_per_s`` and ``peak_share`` (of the matmul peak of
         the same precision).
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``device``, or ``"cuda"`` without a CUDA device.
     """
     from deep.models import count_flops, create_model
 
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = resolve_device(device)
     models = tuple(models or (QUICK_MODELS if quick else PAPER_MODELS))
     batch = batch or (2 if quick else 8)
     clip = tuple(clip or CLIP)
     iterations = iterations or (1 if quick else 3)
     size = 1024 if quick else 2048
     bf16_native = device.type == "cuda" or cpu_has_bf16()
+    pattern = (only or "").lower()
+    if pattern:
+        models = tuple(name for name in models if _matches(pattern, [
+            _case_name(name, kind, label, batch, clip)
+            for kind in PASSES for label in PRECISIONS]))
+        if not models and not _matches(pattern, [_matmul_case(label, size)
+                                                 for label in PRECISIONS]):
+            return []
 
     rows: list[dict[str, Any]] = []
     peaks = {}
     for label, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
         peaks[label] = matmul_peak(dtype, size=size, iterations=iterations + 1, device=device)
-        rows.append(_row(f"deep/matmul_peak {label} {size}^3", 2 * size**3 / peaks[label] / 1e9,
+        rows.append(_row(_matmul_case(label, size), 2 * size**3 / peaks[label] / 1e9,
                          notes=f"{peaks[label]:.1f} GFLOP/s on {device.type}",
                          gflop_per_s=peaks[label]))
 
@@ -140,17 +199,17 @@ def run_perf(quick: bool = False, *, models: Sequence[str] | None = None,
         flops = count_flops(model, clip)
         twin = _torchvision_twin(name) if name in TORCHVISION_TWINS else None
         fwd_fp32 = None
-        for backward in (False, True):
-            kind = "forward+backward" if backward else "forward"
+        for kind in PASSES:
+            backward = kind == "forward+backward"
             work = flops * (3 if backward else 1)
-            for label in ("fp32", "bf16"):
+            for label in PRECISIONS:
                 seconds = measure_model(model, batch=batch, clip=clip, backward=backward,
                                         bf16=label == "bf16", iterations=iterations,
                                         device=device)
                 rate = batch / seconds
                 achieved = work * rate / 1e9
                 row = _row(
-                    f"deep/{name} {kind} {label} b{batch} {'x'.join(map(str, clip))}", seconds,
+                    _case_name(name, kind, label, batch, clip), seconds,
                     clips_per_s=rate, gflop_per_s=achieved, peak_share=achieved / peaks[label],
                     notes=(f"{rate:.2f} clips/s, {achieved:.1f} GFLOP/s = "
                            f"{100 * achieved / peaks[label]:.0f}% of the {label} matmul peak"

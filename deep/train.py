@@ -21,7 +21,8 @@ draws each training clip from a generator seeded by ``(random_state, epoch, vide
 (so results do not depend on the number of DataLoader workers) and orders each epoch with a
 generator seeded by ``(random_state, epoch)``: the same seed gives the same scores. CUDA
 kernels (cuDNN convolutions, atomics in backward) may be nondeterministic; ``deterministic``
-defaults to False there and, when switched on, also needs ``CUBLAS_WORKSPACE_CONFIG=:4096:8``.
+defaults to False there; switched on, it turns off cuDNN autotuning and sets
+``CUBLAS_WORKSPACE_CONFIG=:4096:8`` unless it is set (before the first CUDA matrix product).
 
 References
 ----------
@@ -176,12 +177,23 @@ def load_weights(
 
 @contextlib.contextmanager
 def _deterministic_algorithms(enabled: bool) -> Iterator[None]:
+    """Deterministic kernels inside the block (on CUDA also no cuDNN autotuning).
+
+    cuBLAS needs ``CUBLAS_WORKSPACE_CONFIG`` for reproducible results; it is set to
+    ``:4096:8`` when the user has not set it (it must be set before cuBLAS starts, i.e.
+    before the first CUDA matrix product of the process).
+    """
     previous = torch.are_deterministic_algorithms_enabled()
+    previous_benchmark = torch.backends.cudnn.benchmark
+    if enabled:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.backends.cudnn.benchmark = False
     torch.use_deterministic_algorithms(enabled)
     try:
         yield
     finally:
         torch.use_deterministic_algorithms(previous)
+        torch.backends.cudnn.benchmark = previous_benchmark
 
 
 def _count_parameters(model: nn.Module) -> int:

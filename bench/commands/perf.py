@@ -3,7 +3,9 @@
 Collects rows from ``baselines.perf.run_perf(quick)`` and ``deep.perf.run_perf(quick)`` (a
 track whose perf module does not exist yet is skipped with a note), prints them as a
 Markdown table and optionally writes them as JSON. Row keys: ``case, ours_s, reference,
-reference_s, speedup, max_abs_diff, target, met, notes``.
+reference_s, speedup, max_abs_diff, target, met, notes``. ``--only`` and ``--device`` are
+passed to each ``run_perf`` that accepts them (so cases that cannot match are not timed);
+``--only`` also filters the rows returned.
 """
 
 from __future__ import annotations
@@ -31,10 +33,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="time only one track's cases (classical = baselines.perf)")
     parser.add_argument("--strict", action="store_true",
                         help="exit with status 1 when a row misses its target")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                        help="where the deep track's models run (auto: cuda when available); "
+                             "the classical kernels always run on the CPU")
 
 
-def collect_rows(quick: bool, only: str | None, modules=PERF_MODULES) -> tuple[list[dict], list[str]]:
-    """Run every available track's ``run_perf``; returns (rows, notes about skipped tracks)."""
+def collect_rows(quick: bool, only: str | None, modules=PERF_MODULES,
+                 device: str = "auto") -> tuple[list[dict], list[str]]:
+    """Run every available track's ``run_perf``; returns (rows, notes about skipped tracks).
+
+    ``only`` and ``device`` are passed to a ``run_perf`` whose signature has them.
+    """
     rows: list[dict] = []
     notes: list[str] = []
     pattern = (only or "").lower()
@@ -45,10 +54,10 @@ def collect_rows(quick: bool, only: str | None, modules=PERF_MODULES) -> tuple[l
             notes.append(f"{module_name} not available ({exc}); its cases were skipped")
             continue
         run_perf = module.run_perf
-        if "only" in inspect.signature(run_perf).parameters:
-            track_rows = run_perf(quick=quick, only=only)
-        else:
-            track_rows = run_perf(quick)
+        accepted = inspect.signature(run_perf).parameters
+        extra = {key: value for key, value in (("only", only), ("device", device))
+                 if key in accepted}
+        track_rows = run_perf(quick=quick, **extra)
         rows.extend(row for row in track_rows
                     if not pattern or pattern in str(row.get("case", "")).lower())
     return rows, notes
@@ -75,10 +84,28 @@ def format_table(rows: list[dict]) -> str:
     return table + ("\n\nNotes:\n" + "\n".join(notes) if notes else "")
 
 
+def _device_problem(device: str) -> str | None:
+    """Why the deep track cannot run on ``device`` (checked before any timing), or None."""
+    try:
+        from deep.perf import resolve_device
+    except ImportError:
+        return None  # collect_rows notes the missing track
+    try:
+        resolve_device(device)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
 def main(args: argparse.Namespace) -> int:
     modules = {"all": PERF_MODULES, "classical": ("baselines.perf",),
                "deep": ("deep.perf",)}[getattr(args, "track", "all")]
-    rows, notes = collect_rows(args.quick, args.only, modules)
+    device = getattr(args, "device", "auto")
+    problem = _device_problem(device) if device != "auto" and "deep.perf" in modules else None
+    if problem:
+        print(f"error: --device {device}: {problem}", file=sys.stderr)
+        return 2
+    rows, notes = collect_rows(args.quick, args.only, modules, device=device)
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     if not rows:

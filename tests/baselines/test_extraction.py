@@ -75,7 +75,7 @@ def test_streaming_holds_a_bounded_window(tmp_path):
 
 @pytest.mark.parametrize("sampler,params,channels,grid", [
     ("dense", {"sizes": (16, 24), "lengths": (6, 8)}, ("hog", "hof"), "laptev"),
-    ("harris3d", {"sigma2s": (4.0,), "tau2s": (2.0,)}, ("hog", "hof"), "laptev"),
+    ("harris3d", {"sigma2s": (4.0,), "tau2s": (2.0, 4.0)}, ("hog", "hof"), "laptev"),
     ("trajectories", {"track_length": 6, "grid_step": 6, "patch_size": 16}, DT_CHANNELS,
      "densetrack"),
 ])

@@ -40,7 +40,7 @@ def test_unknown_pattern_exits_with_message(capsys):
 def test_strict_fails_on_missed_target(monkeypatch, capsys):
     fake = [{"case": "a", "ours_s": 2.0, "reference": "r", "reference_s": 1.0, "speedup": 0.5,
              "max_abs_diff": None, "target": ">= 10x", "met": False, "notes": "n"}]
-    monkeypatch.setattr(perf_command, "collect_rows", lambda quick, only, modules: (fake, []))
+    monkeypatch.setattr(perf_command, "collect_rows", lambda quick, only, modules, **_: (fake, []))
     assert main(["perf", "--strict"]) == 1
     assert main(["perf"]) == 0
     assert "1 target(s) missed" in capsys.readouterr().err

@@ -130,6 +130,31 @@ def test_runner_report_numbers_agree_with_sklearn(runner_run):
             100 * accuracy_score(mine["label"], mine["prediction"]), abs=0.051)
 
 
+def test_runner_records_peak_memory_in_units_run_json_and_report(runner_run, history_run):
+    import json
+
+    units = sorted((runner_run / "units").glob("*/timing.json"))
+    assert len(units) == 2  # chance on two folds
+    timings = [json.loads(path.read_text()) for path in units]
+    for timing in timings:
+        assert isinstance(timing["peak_rss_main_mib"], float) and timing["peak_rss_main_mib"] > 0
+        assert isinstance(timing["peak_rss_children_mib"], float)
+        assert timing["peak_rss_children_mib"] >= 0
+    peak = json.loads((runner_run / "run.json").read_text())["peak_memory"]
+    assert "high-water mark" in peak["note"]
+    # A high-water mark of the same process only grows: the run's figure bounds the units'.
+    assert peak["peak_rss_main_mib"] >= max(t["peak_rss_main_mib"] for t in timings)
+    status = Path("/proc/self/status")
+    if status.is_file():  # Linux: ru_maxrss of this process is its VmHWM, which only grows
+        hwm_kib = next(int(ln.split()[1]) for ln in status.read_text().splitlines()
+                       if ln.startswith("VmHWM:"))
+        assert peak["peak_rss_main_mib"] <= hwm_kib / 1024 + 0.1
+    summary = _section((runner_run / "report.md").read_text(), "## Run summary")
+    assert (f"Peak memory: main process {peak['peak_rss_main_mib']:.0f} MiB, largest worker "
+            f"{peak['peak_rss_children_mib']:.0f} MiB") in summary
+    assert "Peak memory" not in (history_run / "report.md").read_text()  # old-style run.json
+
+
 def test_handmade_report_numbers_and_per_class_f1_agree_with_sklearn(history_run):
     assert _check_leaderboard_against_sklearn(history_run) == 4 * 4
     text = (history_run / "report.md").read_text()
@@ -221,13 +246,28 @@ def test_generation_deltas_and_camera_motion_follow_the_predictions(history_run)
 
 def test_failures_are_listed_and_the_report_is_deterministic(tmp_path):
     run_dir = make_run(tmp_path / "run", {"a": (2010, "classical", noisy(0.3))}, per_class=3)
-    pd.DataFrame([{"method": "a", "fold": 1, "video": "clips/broken_07.avi", "stage": "decode",
-                   "reason": "cannot open the file"}]).to_csv(run_dir / "failures.csv",
-                                                              index=False)
+    # A probe failure is listed once per fold, a method's failure once per fold it occurs in.
+    rows = [("*", 1, "clips/broken_07.avi", "probe", "cannot open the file"),
+            ("*", 2, "clips/broken_07.avi", "probe", "cannot open the file"),
+            ("a", 1, "clips/odd_03.avi", "decode", "truncated"),
+            ("a", 2, "clips/odd_03.avi", "decode", "truncated"),
+            ("a", 2, "clips/nan_11.avi", "scores", "NaN scores"),
+            ("b", 1, "*", "method", "RuntimeError: boom")]
+    table = pd.DataFrame(rows, columns=["method", "fold", "video", "stage", "reason"])
+    table.to_csv(run_dir / "failures.csv", index=False)
     assert cli_main(["report", str(run_dir)]) == 0
     first = (run_dir / "report.md").read_text()
     failures = _section(first, "## Failures")
     assert "clips/broken_07.avi" in failures and "cannot open the file" in failures
+    videos = table.loc[table["video"] != "*", "video"]
+    assert f"{len(set(videos))} distinct video(s) failed ({len(videos)} row(s)" in failures
+    assert "1 (method, fold) unit(s) failed as a whole" in failures
+    counts = _table(failures).set_index(["method", "stage"])
+    assert counts.loc[("*", "probe"), "videos"] == "1"
+    assert counts.loc[("*", "probe"), "rows"] == "2"
+    assert counts.loc[("a", "decode"), "videos"] == "1"
+    assert counts.loc[("a", "scores"), "videos"] == "1"
+    assert counts.loc[("b", "method"), "videos"] == "0"
     write_report(run_dir)
     assert (run_dir / "report.md").read_text() == first
     assert "Not measured" not in first  # clips.csv has camera_motion

@@ -191,3 +191,35 @@ def test_perf_rows_have_the_contract_keys():
     bf16_fwd = next(r for r in model_rows if "forward bf16" in r["case"])
     assert bf16_fwd["speedup"] == pytest.approx(
         next(r for r in model_rows if "forward fp32" in r["case"])["ours_s"] / bf16_fwd["ours_s"])
+
+
+def test_perf_only_times_the_matching_model_and_cuda_is_checked(monkeypatch):
+    import torch
+
+    import deep.models
+    from deep.perf import run_perf
+
+    built = []
+    real_create = deep.models.create_model
+
+    def spy(name, *args, **kwargs):
+        built.append(name)
+        return real_create(name, *args, **kwargs)
+
+    monkeypatch.setattr(deep.models, "create_model", spy)
+    rows = run_perf(quick=True, only="R3D_18_small", models=["c3d_small", "r3d_18_small"],
+                    batch=2, clip=(3, 4, 16, 16), iterations=1)
+    assert built == ["r3d_18_small"]  # c3d_small was never built, let alone timed
+    cases = [r["case"] for r in rows]
+    assert sum("matmul_peak" in c for c in cases) == 2
+    model_cases = [c for c in cases if "matmul_peak" not in c]
+    assert len(model_cases) == 4 and all(c.startswith("deep/r3d_18_small ") for c in model_cases)
+    assert run_perf(quick=True, only="no-such-case", models=["c3d_small"]) == []
+    assert built == ["r3d_18_small"]
+    with pytest.raises(ValueError, match="device must be one of"):
+        run_perf(quick=True, device="tpu", models=["c3d_small"])
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available: the missing-CUDA error cannot be checked here")
+    with pytest.raises(ValueError, match="--device cpu"):
+        run_perf(quick=True, device="cuda", models=["c3d_small"])
+    assert built == ["r3d_18_small"]

@@ -174,6 +174,26 @@ def test_tsn_average_consensus_is_blind_to_order_and_ordered_consensus_is_not():
         create_model("tsn_small", consensus="max")
 
 
+def test_timesformer_pools_class_token_or_patch_mean():
+    torch.manual_seed(0)
+    x = torch.randn(2, *SMALL_INPUT)
+    mean = create_model("timesformer_small", num_classes=4).eval()
+    assert mean.pool == "mean" and create_model("timesformer", num_classes=4).pool == "cls"
+    features = {}
+    mean.head.register_forward_hook(lambda module, args, out: features.update(x=args[0]))
+    with torch.no_grad():
+        mean(x)
+        patches = mean.patch_embed(x).flatten(3).permute(0, 2, 3, 1)
+    assert features["x"].shape == (2, 96)
+    cls = create_model("timesformer_small", num_classes=4, pool="cls").eval()
+    cls.load_state_dict(mean.state_dict())
+    with torch.no_grad():
+        assert not torch.allclose(cls(x), mean(x))
+    assert patches.shape[1:3] == (8, 64)
+    with pytest.raises(ValueError, match="pool"):
+        create_model("timesformer_small", pool="max")
+
+
 def test_bad_inputs_are_named():
     with pytest.raises(ValueError, match="multiples of 8"):
         create_model("timesformer_small")(torch.zeros(1, 3, 8, 60, 60))
