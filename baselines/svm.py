@@ -443,16 +443,18 @@ class LinearFVClassifier(_OneVsRestSVM):
     def _test_features(self, X):
         return X
 
+    def _primal(self, svc: SVC) -> _LinearScorer:
+        """``w = Σᵢ αᵢ yᵢ xᵢ`` as one matrix-vector product (no copy of the support vectors)."""
+        alpha = np.zeros(self._X_fit.shape[0])
+        alpha[svc.support_] = svc.dual_coef_[0]
+        return _LinearScorer(alpha @ self._X_fit, float(svc.intercept_[0]))
+
     def fit(self, X, y, groups=None):
         """Fit as :meth:`_OneVsRestSVM.fit`, then keep only the primal weights."""
         try:
             super().fit(X, y, groups=groups)
-            X_fit = self._X_fit
-            self.estimators_ = [
-                _LinearScorer(est.dual_coef_[0] @ X_fit[est.support_], float(est.intercept_[0]))
-                if isinstance(est, SVC) else est
-                for est in self.estimators_
-            ]
+            self.estimators_ = [self._primal(est) if isinstance(est, SVC) else est
+                                for est in self.estimators_]
         finally:
             self.__dict__.pop("_X_fit", None)
         return self

@@ -18,6 +18,7 @@ present in the baseline but missing or failed in the candidate.
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from typing import Any
 
 import numpy as np
@@ -120,7 +121,8 @@ def _compare_unit(base: pd.DataFrame, cand: pd.DataFrame, n_classes: int, *, tol
 
 def compare_runs(baseline_dir: str | os.PathLike, candidate_dir: str | os.PathLike, *,
                  tolerance: float = DEFAULT_TOLERANCE, alpha: float = 0.05, n_boot: int = 2000,
-                 seed: int = 0) -> tuple[pd.DataFrame, int]:
+                 seed: int = 0, methods: Collection[str] | None = None
+                 ) -> tuple[pd.DataFrame, int]:
     """Compare a candidate run with a baseline run, per method and fold.
 
     Parameters
@@ -135,13 +137,17 @@ def compare_runs(baseline_dir: str | os.PathLike, candidate_dir: str | os.PathLi
         Paired bootstrap resamples for the intervals of the changes.
     seed : int, default 0
         Seed of the bootstrap: same seed, same intervals.
+    methods : collection of str, optional
+        Compare only these methods; the other methods of either run get no row and do not
+        count towards the exit status. ``None`` (default) = every method of either run.
 
     Returns
     -------
     table : DataFrame
-        One row per (method, fold) of either run: ``method, fold, mark, note, n, top1_base,
-        top1_cand, d_top1, d_top1_low, d_top1_high, d_mca, d_mca_low, d_mca_high, n_worse,
-        n_better, p_value`` (accuracies and changes in points; the interval is 95 %).
+        One row per (method, fold) of either run (of ``methods`` only, when given):
+        ``method, fold, mark, note, n, top1_base, top1_cand, d_top1, d_top1_low, d_top1_high,
+        d_mca, d_mca_low, d_mca_high, n_worse, n_better, p_value`` (accuracies and changes in
+        points; the interval is 95 %).
     exit_status : int
         1 when any row is ``-`` (significantly worse by more than the tolerance) or ``!``
         (a method that produced results in the baseline failed in the candidate), else 0.
@@ -172,6 +178,9 @@ def compare_runs(baseline_dir: str | os.PathLike, candidate_dir: str | os.PathLi
     for method in method_order(base) + method_order(cand):  # history order, baseline first
         rank.setdefault(method, len(rank))
     keys = sorted(set(_units(base)) | set(_units(cand)), key=lambda k: (rank[k[0]], k[0], k[1]))
+    if methods is not None:
+        chosen = set(methods)
+        keys = [key for key in keys if key[0] in chosen]
     rows = []
     for method, fold in keys:
         row: dict[str, Any] = dict(method=method, fold=fold)

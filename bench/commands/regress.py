@@ -22,16 +22,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="workers for the rerun (default: this machine's CPU count)")
     parser.add_argument("--markdown", metavar="FILE", default=None,
                         help="also write the comparison as Markdown to FILE")
+    parser.add_argument("--methods", default=None, metavar="A,B,...",
+                        help="rerun and compare only these methods of the record "
+                             "(default: all of them)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def main(args: argparse.Namespace) -> int:
     from bench.regress import regress
+    from bench.runner import RunConfigError
 
+    methods = None if args.methods is None else args.methods.split(",")
     try:
         status, text = regress(args.record, out=args.out, tolerance=args.tolerance,
-                               jobs=args.jobs, quiet=args.quiet, markdown=args.markdown)
-    except FileNotFoundError as exc:
+                               jobs=args.jobs, quiet=args.quiet, markdown=args.markdown,
+                               methods=methods)
+    except (FileNotFoundError, RunConfigError) as exc:
         print(f"regress: {exc}", file=sys.stderr)
         return 2
     print(text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from _report_runs import folder_config, make_run, noisy, perfect, write_folder_d
 from sklearn.metrics import accuracy_score
 
 from bench.cli import main as cli_main
+from bench.compare import compare_runs
 from bench.history import collect_history, find_records, version_key
 from bench.regress import regress
 
@@ -106,3 +108,47 @@ def test_regress_fails_when_the_code_is_worse_than_the_record(record, tmp_path):
 def test_regress_without_a_record_says_so(tmp_path, capsys):
     assert cli_main(["regress", "--record", str(tmp_path / "missing")]) == 2
     assert "no release record" in capsys.readouterr().err
+
+
+def _with_twin_method(record: Path, dest: Path, twin: str) -> Path:
+    """A copy of ``record`` that also claims a second method, ``twin``, with chance's results.
+
+    ``twin`` is in no registry: a rerun that tried to build it would fail, and a comparison
+    that included it would mark it missing from the candidate (exit 1).
+    """
+    shutil.copytree(record, dest)
+    for name in ("predictions.csv", "results.csv"):
+        table = pd.read_csv(dest / name, dtype={"video_id": str})
+        twin_rows = table[table["method"] == "chance"].assign(method=twin)
+        pd.concat([table, twin_rows]).to_csv(dest / name, index=False)
+    run = json.loads((dest / "run.json").read_text())
+    run["config"]["methods"] = ["chance", twin]
+    run["methods"][twin] = run["methods"]["chance"]
+    (dest / "run.json").write_text(json.dumps(run))
+    return dest
+
+
+def test_regress_methods_reruns_and_compares_only_the_chosen_methods(record, tmp_path, capsys):
+    two = _with_twin_method(record, tmp_path / "two_methods", "chance_twin")
+    rerun, md = tmp_path / "rerun", tmp_path / "gate.md"
+    assert cli_main(["regress", "--record", str(two), "--methods", "chance", "--out", str(rerun),
+                     "--quiet", "--markdown", str(md)]) == 0
+    assert json.loads((rerun / "run.json").read_text())["config"]["methods"] == ["chance"]
+    assert set(pd.read_csv(rerun / "predictions.csv")["method"]) == {"chance"}
+    text = md.read_text()
+    assert "No significant regression" in text and text.count("| `=`") == 2  # chance x 2 folds
+    # The twin is named once, in the line saying it was not rerun, and in no table row.
+    assert text.count("chance_twin") == 1
+    assert "Not rerun (left out by `--methods`): `chance_twin`." in text
+    # The filter is what keeps the twin out: unfiltered, it is missing from the rerun.
+    table, status = compare_runs(two, rerun, methods=["chance"])
+    assert status == 0 and set(table["method"]) == {"chance"} and (table["mark"] == "=").all()
+    table, status = compare_runs(two, rerun)
+    assert status == 1 and (table[table["method"] == "chance_twin"]["mark"] == "!").all()
+    # A name the record does not have: exit 2 naming the record's methods, nothing rerun.
+    capsys.readouterr()
+    assert cli_main(["regress", "--record", str(two), "--methods", "chance,nope", "--out",
+                     str(tmp_path / "never"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "nope" in err and "the record's methods are: chance, chance_twin" in err
+    assert not (tmp_path / "never").exists()

@@ -15,7 +15,7 @@ from deep.methods import CARD_NUM_CLASSES, DEEP_METHODS, training_config
 from deep.models import count_flops, count_parameters, create_model
 from deep.train import VideoClassifier
 
-NAMES = ["c3d", "r3d_18", "mc3_18", "r2plus1d_18", "i3d", "tsn", "lrcn", "timesformer"]
+NAMES = ["c3d", "r3d_18", "mc3_18", "r2plus1d_18", "i3d", "tsn", "tsn_ordered", "lrcn", "timesformer"]
 
 
 def _ctx(tmp_path, **kw) -> MethodContext:
