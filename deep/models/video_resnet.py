@@ -116,7 +116,9 @@ class BasicBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         residual = x if self.downsample is None else self.downsample(x)
-        return self.relu(self.conv2(self.conv1(x)) + residual)
+        out = self.conv2(self.conv1(x))
+        out += residual  # in place: one activation-sized allocation less per block
+        return self.relu(out)
 
 
 class Bottleneck(nn.Module):
@@ -149,7 +151,9 @@ class Bottleneck(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         residual = x if self.downsample is None else self.downsample(x)
-        return self.relu(self.conv3(self.conv2(self.conv1(x))) + residual)
+        out = self.conv3(self.conv2(self.conv1(x)))
+        out += residual
+        return self.relu(out)
 
 
 def basic_stem(width: int) -> nn.Sequential:
