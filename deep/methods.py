@@ -69,6 +69,19 @@ predictions right) while ``lrcn`` gets 51 of 59 and ``r2plus1d_18`` 31 of 40; ``
 predicted stand_up for both. No model separated wave_then_clap/clap_then_wave yet (they are
 rarely predicted at all). Still far below the classical track (0.7-0.84): more epochs would
 help, at the cost of the 8-minute budget.
+
+The order pair (measured 2026-11-26, default set, fold-1 training actors with the last one
+held out for validation, 132 validation clips): a dense clip of 8 frames x interval 3 spans
+22 of the 40 frames, so a random training clip often holds one sub-action only; TSN's 8
+segments span the whole video. With the ordered consensus (segment features concatenated in
+time order) ``tsn`` reached 104/132 = 0.79 on the validation actor, with 16 of 16 right
+within wave_then_clap/clap_then_wave and 19 of 19 within sit_down/stand_up -- registered as
+the method ``tsn_ordered``. ``lrcn`` (8 x 3): 63/132, 10 of 11 within the order pair;
+at interval 4 (span 29 frames) 73/132, 8 of 9. The dense-clip protocol is kept at 8 x 3.
+
+``i3d`` on the same validation split: 34/132 (chance 11): it learns on the default set; on
+the quick set (3 training actors) it stays near chance -- open. ``timesformer``: see
+:mod:`deep.models.timesformer` and the recipe change below.
 """
 
 from __future__ import annotations
