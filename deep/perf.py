@@ -81,18 +81,26 @@ def cpu_has_bf16() -> bool:
 
 def _timed(fn: Callable[[], Any], iterations: int, device: torch.device) -> float:
     """Median seconds of ``fn`` over ``iterations`` runs after one warm-up run."""
-    fn()
-    times = []
-    for _ in range(iterations):
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        start = time.perf_counter()
+    return _timed_alternately([fn], iterations, device)[0]
+
+
+def _timed_alternately(fns: Sequence[Callable[[], Any]], iterations: int,
+                       device: torch.device) -> list[float]:
+    """Median seconds of each callable, timed in turn (a, b, a, b, ...) after a warm-up of
+    each, so that clock drift and allocator or cache warm-up do not favour either one."""
+    for fn in fns:
         fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        times.append(time.perf_counter() - start)
-    times.sort()
-    return times[len(times) // 2]
+    times: list[list[float]] = [[] for _ in fns]
+    for _ in range(iterations):
+        for fn, out in zip(fns, times, strict=True):
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            start = time.perf_counter()
+            fn()
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            out.append(time.perf_counter() - start)
+    return [sorted(t)[len(t) // 2] for t in times]
 
 
 def matmul_peak(dtype: torch.dtype, size: int = 2048, iterations: int = 3,
@@ -140,25 +148,6 @@ def _pass(model: nn.Module, *, batch: int, clip: Sequence[int], backward: bool, 
 
     model.train(backward)
     return forward_backward if backward else forward
-
-
-def _timed_pair(fn_a: Callable[[], Any], fn_b: Callable[[], Any], iterations: int,
-                device: torch.device) -> tuple[float, float]:
-    """Median seconds of two callables timed alternately (a, b, a, b, ...) after a warm-up of
-    each, so that clock drift and allocator or cache warm-up do not favour either one."""
-    fn_a()
-    fn_b()
-    times: tuple[list, list] = ([], [])
-    for _ in range(iterations):
-        for fn, out in ((fn_a, times[0]), (fn_b, times[1])):
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            start = time.perf_counter()
-            fn()
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            out.append(time.perf_counter() - start)
-    return tuple(sorted(t)[len(t) // 2] for t in times)
 
 
 def _torchvision_twin(name: str) -> nn.Module | None:
@@ -282,7 +271,7 @@ def _compare_torchvision(row: dict, name: str, ours: nn.Module, twin: nn.Module 
         return
     ours_fn = _pass(ours, batch=batch, clip=clip, backward=False, bf16=False, device=device)
     ref_fn = _pass(twin, batch=batch, clip=clip, backward=False, bf16=False, device=device)
-    ours_s, ref = _timed_pair(ours_fn, ref_fn, max(iterations, 5), device)
+    ours_s, ref = _timed_alternately([ours_fn, ref_fn], max(iterations, 5), device)
     speed = ref / ours_s
     row.update(reference=f"torchvision {name}", reference_s=ref, speedup=speed)
     row["notes"] += (f"; vs torchvision timed alternately, {max(iterations, 5)} times each "
