@@ -64,6 +64,11 @@ _GRIDS = {"dalal_triggs": DALAL_TRIGGS_GRID, "laptev": LAPTEV_GRID,
           "densetrack": DENSETRACK_GRID}
 
 
+#: Chunk length per sampler when ``ExtractorConfig.chunk`` is None. Harris3D needs ~2 x 29
+#: context frames around each chunk (its Gaussian scale space): long chunks amortise them.
+DEFAULT_CHUNK = {"harris3d": 64}
+
+
 @dataclass(frozen=True)
 class ExtractorConfig:
     """Everything that determines a video's descriptors (and so its cache key).
@@ -87,8 +92,9 @@ class ExtractorConfig:
         Keep every ``stride``-th frame.
     max_descriptors : int or None
         Keep at most this many samples per video (seeded random subset).
-    chunk : int
-        Frames the extractor hands to the sampler at once.
+    chunk : int or None
+        Frames the extractor hands to the sampler at once; None: the sampler's default
+        (``DEFAULT_CHUNK``). The descriptors do not depend on it (tested).
     seed : int
     """
 
@@ -101,10 +107,12 @@ class ExtractorConfig:
     max_frames: int | None = None
     stride: int = 1
     max_descriptors: int | None = None
-    chunk: int = 8
+    chunk: int | None = None
     seed: int = 0
 
     def __post_init__(self) -> None:
+        if self.chunk is None:
+            object.__setattr__(self, "chunk", DEFAULT_CHUNK.get(self.sampler, 8))
         if self.grid not in _GRIDS:
             raise ValueError(f"grid must be one of {tuple(_GRIDS)}. Got {self.grid!r} instead.")
         known = set(_GRIDS[self.grid].bins) | {"traj"}

@@ -364,9 +364,6 @@ def _build(name: str, ctx: MethodContext, *, flow: str = "farneback",
         size=size if size is not None else (64 if quick else 120),
         max_frames=max_frames if max_frames is not None else (48 if quick else None),
         stride=stride,
-        # Harris3D needs ~2 x 29 context frames around each chunk (its Gaussian scale space):
-        # long chunks amortise them (the descriptors do not depend on the chunk; tested).
-        chunk=64 if sampler == "harris3d" else 8,
         max_descriptors=max_descriptors if max_descriptors is not None else (
             2000 if quick else 20000),
         seed=ctx.seed,
