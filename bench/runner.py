@@ -396,6 +396,21 @@ def _unit_dir(run_dir: Path, unit: _Unit) -> Path:
     return run_dir / "units" / unit.name
 
 
+def _fit(estimator: Any, paths: np.ndarray, y: np.ndarray, groups: np.ndarray) -> None:
+    """``estimator.fit(paths, y)``, with ``groups=`` (the manifest's actors) when it takes them.
+
+    Methods use the groups to keep a group out of their model selection as a whole: the
+    classical SVM picks ``C`` by grouped cross-validation and the deep estimators hold out
+    whole actors for early stopping, so no actor is on both sides of an internal split (as no
+    actor is on both sides of the fold). A method whose ``fit`` has no ``groups`` parameter
+    is called with ``(paths, y)`` only (the contract of DESIGN.md).
+    """
+    if "groups" in inspect.signature(estimator.fit).parameters:
+        estimator.fit(paths, y, groups=groups)
+    else:
+        estimator.fit(paths, y)
+
+
 def _method_context(unit: _Unit, manifest: Manifest, config: RunConfig, out: Path):
     from bench.methods import MethodContext
 
@@ -496,7 +511,7 @@ def _run_unit(unit: _Unit, manifest: Manifest, config: RunConfig, run_dir: Path,
     t0 = time.perf_counter()
     estimator = build_method(unit.method, _method_context(unit, manifest, config, out),
                              **config.method_params.get(unit.method, {}))
-    estimator.fit(manifest.paths(train), train["label"].to_numpy())
+    _fit(estimator, manifest.paths(train), train["label"].to_numpy(), train["group"].to_numpy())
     train_time = time.perf_counter() - t0
     test_paths = manifest.paths(test)
     t1 = time.perf_counter()

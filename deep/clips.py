@@ -285,14 +285,32 @@ def _crop_resize_normalise(
         out[t] = cv2.resize(np.ascontiguousarray(patch), (size, size), interpolation=interp)
     if flip:
         out = out[:, :, ::-1]
-    clip = out.astype(np.float32) / 255.0
+    channels_first = np.ascontiguousarray(out.transpose(3, 0, 1, 2))  # (3, T, S, S) uint8
+    clip = channels_first.astype(np.float32) / 255.0
     if normalise == "clip":
-        mean = clip.mean(axis=(0, 1, 2), dtype=np.float64).astype(np.float32)
-        std = np.maximum(clip.std(axis=(0, 1, 2), dtype=np.float64), 1 / 255).astype(np.float32)
-        clip = (clip - mean) / std
+        mean, std = _channel_stats(channels_first)
+        clip -= mean[:, None, None, None]
+        clip /= std[:, None, None, None]
     else:
-        clip = (clip - MEAN) / STD
-    return np.ascontiguousarray(clip.transpose(3, 0, 1, 2))
+        clip -= MEAN[:, None, None, None]
+        clip /= STD[:, None, None, None]
+    return clip
+
+
+def _channel_stats(channels_first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation (in [0, 1] units, std floored at 1/255) of each channel.
+
+    Computed exactly from each channel's histogram of uint8 values (one ``bincount`` per
+    channel), which is several times faster than float reductions over a strided axis.
+    """
+    levels = np.arange(256, dtype=np.float64)
+    flat = channels_first.reshape(len(channels_first), -1)
+    counts = np.stack([np.bincount(channel, minlength=256) for channel in flat])
+    n = flat.shape[1]
+    mean = counts @ levels / n
+    var = np.maximum(counts @ (levels * levels) / n - mean * mean, 0.0)
+    std = np.maximum(np.sqrt(var) / 255.0, 1 / 255)
+    return (mean / 255.0).astype(np.float32), std.astype(np.float32)
 
 
 def _temporal_train_indices(n: int, spec: ClipSpec, rng: np.random.Generator) -> np.ndarray:

@@ -357,7 +357,10 @@ class VideoClassifier:
         ``auto``: fp32 on CPU, bf16 on CUDA when supported else fp16 (with a GradScaler).
         ``bf16`` on CPU uses bf16 autocast (fast on CPUs with AVX-512 BF16 / AMX).
     channels_last : {"auto", True, False}, default "auto"
-        ``channels_last_3d`` memory for models with 3D convolutions (``auto``: on CUDA only).
+        ``channels_last_3d`` memory for models with 3D convolutions (``auto``: on). On the
+        2-core CPU (oneDNN, fp32, batch 16 of 3x8x48x48) it made a training step of the small
+        presets 1.1-1.5x faster (``r2plus1d_18_small`` 0.112 -> 0.074 s, ``c3d_small`` 0.068 ->
+        0.052 s); ``False`` keeps the contiguous layout.
     val_fraction : float, default 0.15
         Share of training videos held out for early stopping (0 disables).
     patience : int or None, default 3
@@ -692,8 +695,7 @@ class VideoClassifier:
             load_weights(model, self.weights, num_classes=self.n_classes_,
                          reinit_head=self.reinit_head)
         model.to(self.device_)
-        use_cl = (self.device_.type == "cuda") if self.channels_last == "auto" else bool(
-            self.channels_last)
+        use_cl = True if self.channels_last == "auto" else bool(self.channels_last)
         self.channels_last_ = use_cl and _has_conv3d(model)
         if self.channels_last_:
             model = model.to(memory_format=torch.channels_last_3d)

@@ -58,7 +58,8 @@ class DividedSpaceTimeBlock(nn.Module):
     implementation). ``temporal_fc`` projects the temporal-attention output before the residual.
     """
 
-    def __init__(self, dim: int, num_heads: int, mlp_ratio: float = 4.0, drop: float = 0.0) -> None:
+    def __init__(self, dim: int, num_heads: int, mlp_ratio: float = 4.0, drop: float = 0.0,
+                 layer_scale: float | None = None) -> None:
         super().__init__()
         self.temporal_norm1 = nn.LayerNorm(dim, eps=1e-6)
         self.temporal_attn = Attention(dim, num_heads, drop)
@@ -67,19 +68,32 @@ class DividedSpaceTimeBlock(nn.Module):
         self.attn = Attention(dim, num_heads, drop)
         self.norm2 = nn.LayerNorm(dim, eps=1e-6)
         self.mlp = Mlp(dim, mlp_ratio, drop)
+        # LayerScale (Touvron et al. 2021): a learned per-channel gain on each residual branch,
+        # starting at ``layer_scale``; None: no gain (the paper's block).
+        if layer_scale is None:
+            self.gamma_temporal = self.gamma_spatial = self.gamma_mlp = None
+        else:
+            self.gamma_temporal = nn.Parameter(torch.full((dim,), float(layer_scale)))
+            self.gamma_spatial = nn.Parameter(torch.full((dim,), float(layer_scale)))
+            self.gamma_mlp = nn.Parameter(torch.full((dim,), float(layer_scale)))
+
+    @staticmethod
+    def _scaled(gamma: nn.Parameter | None, x: torch.Tensor) -> torch.Tensor:
+        return x if gamma is None else gamma * x
 
     def forward(self, cls: torch.Tensor, patches: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         b, t, n, d = patches.shape
         # Temporal attention: each spatial position attends over the T frames.
         xt = patches.transpose(1, 2).reshape(b * n, t, d)
         xt = self.temporal_fc(self.temporal_attn(self.temporal_norm1(xt)))
-        patches = patches + xt.reshape(b, n, t, d).transpose(1, 2)
+        patches = patches + self._scaled(self.gamma_temporal, xt.reshape(b, n, t, d).transpose(1, 2))
         # Spatial attention: within each frame, the class token plus the N patches.
         xs = torch.cat([cls.unsqueeze(1).expand(b, t, 1, d), patches], dim=2).reshape(b * t, n + 1, d)
-        xs = self.attn(self.norm1(xs)).reshape(b, t, n + 1, d)
+        xs = self._scaled(self.gamma_spatial, self.attn(self.norm1(xs))).reshape(b, t, n + 1, d)
         cls = cls + xs[:, :, 0].mean(1, keepdim=True)
         patches = patches + xs[:, :, 1:]
-        return cls + self.mlp(self.norm2(cls)), patches + self.mlp(self.norm2(patches))
+        cls = cls + self._scaled(self.gamma_mlp, self.mlp(self.norm2(cls)))
+        return cls, patches + self._scaled(self.gamma_mlp, self.mlp(self.norm2(patches)))
 
 
 def _conv_stem(dim: int, patch_size: int) -> nn.Sequential:
@@ -151,6 +165,7 @@ class TimeSformer(nn.Module):
         dropout: float = 0.0,
         pool: str = "cls",
         stem: str = "patch",
+        layer_scale: float | None = None,
         default_input: tuple[int, ...] | None = None,
     ) -> None:
         super().__init__()
@@ -172,7 +187,9 @@ class TimeSformer(nn.Module):
         self.pos_embed = nn.Parameter(torch.zeros(1, self.grid * self.grid + 1, dim))
         self.time_embed = nn.Parameter(torch.zeros(1, num_frames, dim))
         self.pos_drop = nn.Dropout(dropout)
-        self.blocks = nn.ModuleList(DividedSpaceTimeBlock(dim, num_heads, mlp_ratio, dropout) for _ in range(depth))
+        self.blocks = nn.ModuleList(
+            DividedSpaceTimeBlock(dim, num_heads, mlp_ratio, dropout, layer_scale) for _ in range(depth)
+        )
         self.norm = nn.LayerNorm(dim, eps=1e-6)
         self.head_drop = nn.Dropout(dropout)
         self.head = nn.Linear(dim, num_classes)
@@ -235,6 +252,6 @@ def timesformer_small(num_classes: int = 400, **overrides) -> TimeSformer:
     """Small TimeSformer: 4 blocks × 96, 3 heads, 8-pixel tokens from a conv stem, input 3×8×64×64, mean-pooled."""
     model_args = dict(
         img_size=SMALL_INPUT[2], patch_size=8, num_frames=SMALL_INPUT[1], dim=96, depth=4, num_heads=3,
-        pool="mean", stem="conv",
+        pool="mean", stem="conv", layer_scale=0.1,
     )
     return TimeSformer(num_classes=num_classes, **{**model_args, **overrides})
