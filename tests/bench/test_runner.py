@@ -104,6 +104,19 @@ class NanRowClassifier:
         return scores
 
 
+class GroupRecordingClassifier:
+    """Constant scores; records what the runner passes as ``groups`` (its fit takes them)."""
+
+    seen: list = []
+
+    def fit(self, paths, y, groups=None):
+        GroupRecordingClassifier.seen.append((list(paths), groups))
+        return self
+
+    def decision_function(self, paths):
+        return np.tile(np.linspace(0, 1, N_CLASSES), (len(paths), 1))
+
+
 N_CLASSES = len(COLORS)
 CALLS = {"mean_color_test": 0}
 INTERRUPT = {"on_call": None}
@@ -123,8 +136,10 @@ def test_methods():
                     lambda ctx: MeanColorClassifier(interrupt_on_call=INTERRUPT["on_call"]))
     register_method(_card("broken_test"), lambda ctx: BrokenClassifier())
     register_method(_card("nan_test"), lambda ctx: NanRowClassifier())
+    register_method(_card("groups_test"), lambda ctx: GroupRecordingClassifier())
+    GroupRecordingClassifier.seen = []
     yield
-    for name in ("mean_color_test", "broken_test", "nan_test"):
+    for name in ("mean_color_test", "broken_test", "nan_test", "groups_test"):
         registry._REGISTRY.pop(name, None)
 
 
@@ -263,6 +278,18 @@ def test_nan_rows_become_failures_and_leave_the_metrics(video_root, tmp_path):
     assert len(preds) == n_test - 1
     results = _read(run_dir / "results.csv")
     assert int(results.loc[results["metric"] == "top1", "n"].iloc[0]) == n_test - 1
+
+
+def test_methods_that_take_groups_get_the_actors_of_their_training_videos(video_root, tmp_path):
+    # mean_color_test's fit(paths, y) has no groups parameter and still runs
+    run_benchmark(_config(video_root, tmp_path / "run",
+                          methods=["mean_color_test", "groups_test"]))
+    assert len(GroupRecordingClassifier.seen) == 2  # one fit per fold
+    for paths, groups in GroupRecordingClassifier.seen:
+        expected = [Path(p).name.split("_")[0] for p in paths]
+        assert groups is not None and list(groups) == expected
+        assert 0 < len(set(expected)) < len(GROUPS)  # a fold's training actors only
+    assert CALLS["mean_color_test"] == 2
 
 
 def test_failure_rate_inside_a_method_stops_the_run(video_root, tmp_path):
