@@ -256,6 +256,12 @@ def _csv_text(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     return buf.getvalue()
 
 
+def _history_csv(history: Sequence[dict[str, Any]]) -> str:
+    """A method's per-epoch ``history_`` (dicts) as CSV, columns in order of first appearance."""
+    columns = list(dict.fromkeys(key for record in history for key in record))
+    return _csv_text(columns, ([record.get(key, "") for key in columns] for record in history))
+
+
 def _read_csv_rows(path: Path) -> list[list[str]]:
     with path.open(newline="", encoding="utf-8") as fh:
         rows = list(csv.reader(fh))
@@ -542,6 +548,10 @@ def _run_unit(unit: _Unit, manifest: Manifest, config: RunConfig, run_dir: Path,
     write_text(out / "failures.csv", _csv_text(FAILURE_COLUMNS, failures))
     write_text(out / "results.csv", _csv_text(RESULT_COLUMNS, results))
     timing.update(peak_memory_mib() or {})
+    history = getattr(estimator, "history_", None)
+    if history:
+        timing.update(epochs_run=len(history), best_epoch=getattr(estimator, "best_epoch_", None))
+        write_text(out / "history.csv", _history_csv(history))
     write_json(out / "timing.json", timing)
     write_text(out / "done", _utc_now().isoformat(timespec="seconds") + "\n")
     # Checkpoints only serve to resume an unfinished unit; a finished one needs none.

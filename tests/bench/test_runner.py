@@ -111,6 +111,9 @@ class GroupRecordingClassifier:
 
     def fit(self, paths, y, groups=None):
         GroupRecordingClassifier.seen.append((list(paths), groups))
+        self.history_ = [{"epoch": 1, "train_loss": 2.5},
+                         {"epoch": 2, "train_loss": 1.25, "val_acc": 0.75}]
+        self.best_epoch_ = 2
         return self
 
     def decision_function(self, paths):
@@ -290,6 +293,20 @@ def test_methods_that_take_groups_get_the_actors_of_their_training_videos(video_
         assert groups is not None and list(groups) == expected
         assert 0 < len(set(expected)) < len(GROUPS)  # a fold's training actors only
     assert CALLS["mean_color_test"] == 2
+
+
+def test_a_per_epoch_history_is_kept_with_the_unit(video_root, tmp_path):
+    run_benchmark(_config(video_root, tmp_path / "run", methods=["mean_color_test", "groups_test"]))
+    unit = tmp_path / "run" / "units" / "groups_test__fold1"
+    history = pd.read_csv(unit / "history.csv")
+    assert list(history.columns) == ["epoch", "train_loss", "val_acc"]
+    assert history["train_loss"].tolist() == [2.5, 1.25] and history["val_acc"].iloc[1] == 0.75
+    timing = json.loads((unit / "timing.json").read_text())
+    assert timing["epochs_run"] == 2 and timing["best_epoch"] == 2
+    # a method without history_ gets neither the file nor the keys
+    plain = tmp_path / "run" / "units" / "mean_color_test__fold1"
+    assert not (plain / "history.csv").exists()
+    assert "epochs_run" not in json.loads((plain / "timing.json").read_text())
 
 
 def test_failure_rate_inside_a_method_stops_the_run(video_root, tmp_path):
