@@ -8,6 +8,7 @@ videos that failed.
 
 from __future__ import annotations
 
+import json
 import os
 import warnings
 from pathlib import Path
@@ -384,6 +385,47 @@ def _history_section(data: RunData, summary: pd.DataFrame, figures: Path,
     return lines + _generations_section(data, summary, figures, threshold)
 
 
+def _unit_histories(data: RunData) -> dict[str, pd.DataFrame]:
+    """``units/<unit>/history.csv`` of every unit that trained by epochs, by unit name."""
+    histories = {}
+    for path in sorted((data.run_dir / "units").glob("*/history.csv")):
+        frame = pd.read_csv(path)
+        if len(frame) and {"epoch", "train_loss"} <= set(frame.columns):
+            histories[path.parent.name] = frame
+    return histories
+
+
+def _training_section(data: RunData, figures: Path) -> list[str]:
+    """Per-epoch training of the methods that keep a history (the deep track); [] if none."""
+    from bench.report_figures import training_curves_figure
+
+    histories = _unit_histories(data)
+    if not histories:
+        return []
+    rows = []
+    for unit, history in histories.items():
+        method, _, fold = unit.rpartition("__fold")
+        timing_path = data.run_dir / "units" / unit / "timing.json"
+        timing = json.loads(timing_path.read_text()) if timing_path.exists() else {}
+        has_val = "val_acc" in history and history["val_acc"].notna().any()
+        rows.append({
+            "method": f"`{method}`", "fold": fold, "epochs run": len(history),
+            "best epoch": timing.get("best_epoch") or "–",
+            "first → last training loss": f"{history['train_loss'].iloc[0]:.2f} → "
+                                          f"{history['train_loss'].iloc[-1]:.2f}",
+            "best validation acc. %": _pct(history["val_acc"].max()) if has_val else "–",
+            "train time": format_count(timing.get("train_time_s"), "s"),
+        })
+    training_curves_figure(histories, figures / "training_curves.png")
+    return ["## Training", "",
+            "Methods that train by epochs, from `units/*/history.csv`. The validation split is "
+            "carved from the training fold (a whole group held out when the dataset has "
+            "groups); the weights of the best epoch are the ones tested. A loss still falling at "
+            "the last epoch means the method is under-trained at this budget.", "",
+            _markdown(pd.DataFrame(rows)), "",
+            "![training loss and validation accuracy per epoch](figures/training_curves.png)", ""]
+
+
 #: ``failures.csv`` marks a whole (method, fold) unit that failed with this in ``video``.
 WHOLE_UNIT = "*"
 
@@ -480,7 +522,7 @@ def write_report(run_dir: str | os.PathLike, *,
              "[per-class F1](#per-class-f1) · [the history of the field]"
              "(#the-history-of-the-field) · [what each generation added]"
              "(#what-each-generation-added) · [confusion matrices](#confusion-matrices) · "
-             "[failures](#failures)", ""]
+             "[training](#training) · [failures](#failures)", ""]
     if data.run.get("status") != "complete":
         lines += [f"> **This run is not complete** (status: {data.run.get('status')!r}); "
                   "numbers cover the finished units only.", ""]
@@ -490,6 +532,7 @@ def write_report(run_dir: str | os.PathLike, *,
     lines += _guarded("The history of the field", _history_section, data, summary, figures,
                       solve_threshold)
     lines += _guarded("Confusion matrices", _confusion_section, data, order, figures)
+    lines += _guarded("Training", _training_section, data, figures)
     lines += _failures_section(data)
     path = data.run_dir / "report.md"
     write_text(path, "\n".join(lines).rstrip() + "\n")

@@ -27,6 +27,7 @@ __all__ = [
     "pair_accuracy_figure",
     "generation_delta_figure",
     "camera_motion_figure",
+    "training_curves_figure",
     "save_figure",
 ]
 
@@ -285,4 +286,23 @@ def camera_motion_figure(table: pd.DataFrame, path: str | os.PathLike) -> Path:
     ax.set_title("Accuracy on static-camera and camera-motion test clips")
     ax.legend(fontsize=9)
     ax.grid(axis="y", alpha=0.3)
+    return save_figure(fig, path)
+
+
+def training_curves_figure(histories: dict[str, pd.DataFrame], path: str | os.PathLike) -> Path:
+    """Training loss (left) and validation accuracy (right) per epoch, one line per unit."""
+    fig, (loss_ax, val_ax) = plt.subplots(1, 2, figsize=(WIDTH_IN, 3.8), layout="constrained")
+    for name, history in histories.items():
+        loss_ax.plot(history["epoch"], history["train_loss"], marker=".", label=name)
+        if "val_acc" in history:
+            val_ax.plot(history["epoch"], 100 * history["val_acc"], marker=".", label=name)
+    loss_ax.set_xlabel("epoch")
+    loss_ax.set_ylabel("training loss")
+    loss_ax.set_title("Training loss")
+    val_ax.set_xlabel("epoch")
+    val_ax.set_ylabel("validation accuracy (%)")
+    val_ax.set_title("Held-out validation split")
+    for ax in (loss_ax, val_ax):
+        ax.grid(alpha=0.3)
+    loss_ax.legend(fontsize=7, ncol=2)
     return save_figure(fig, path)

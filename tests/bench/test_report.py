@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import warnings
 from pathlib import Path
@@ -297,3 +298,25 @@ def test_a_broken_figure_section_is_reported_not_fatal(tmp_path, monkeypatch):
     assert "could not be generated: `RuntimeError: no display`" in text
     assert "## Failures" in text and "## Leaderboard" in text
     assert "Not measured: the dataset records no clip metadata." in text
+
+
+def test_training_section_summarises_each_units_history(tmp_path):
+    run_dir = make_run(tmp_path / "run", {"a": (2010, "deep", noisy(0.3)),
+                                          "b": (2005, "classical", noisy(0.3))}, per_class=3)
+    unit = run_dir / "units" / "a__fold1"
+    unit.mkdir(parents=True)
+    pd.DataFrame({"epoch": [1, 2, 3], "train_loss": [2.5, 1.75, 1.5],
+                  "val_acc": [0.25, 0.625, 0.5]}).to_csv(unit / "history.csv", index=False)
+    (unit / "timing.json").write_text(json.dumps({"train_time_s": 42.0, "best_epoch": 2}))
+    write_report(run_dir)
+    text = (run_dir / "report.md").read_text()
+    row = _table(_section(text, "## Training")).set_index("method").loc["a"]
+    assert row["epochs run"] == "3" and row["best epoch"] == "2"
+    assert row["first → last training loss"] == "2.50 → 1.50"
+    assert row["best validation acc. %"] == "62.5" and row["train time"] == "42 s"
+    assert "`b`" not in _section(text, "## Training")  # no history, no row
+    assert (run_dir / "figures" / "training_curves.png").stat().st_size > 0
+    # without any history the section is left out
+    (unit / "history.csv").unlink()
+    write_report(run_dir)
+    assert "## Training" not in (run_dir / "report.md").read_text()
