@@ -63,6 +63,10 @@ def test_learns_direction_and_is_deterministic(videos, tmp_path):
     assert a.cost_["params"] == sum(p.numel() for p in a.model_.parameters())
     assert a.cost_["train_time_s"] > 0 and a.cost_["infer_clips_per_s"] > 0
     assert len(a.history_) == 4
+    # channels_last="auto" is on for 3D convolutions on the CPU too; the repeat above is
+    # bit-identical with it
+    assert a.channels_last_ and a.model_.features[0].weight.is_contiguous(
+        memory_format=torch.channels_last_3d)
 
 
 def test_resume_after_interruption_gives_the_same_weights(videos, tmp_path, monkeypatch):
