@@ -398,18 +398,19 @@ def _unit_histories(data: RunData) -> dict[str, pd.DataFrame]:
 def _training_section(data: RunData, figures: Path) -> list[str]:
     """Per-epoch training of the methods that keep a history (the deep track); [] if none."""
     from bench.report_figures import training_curves_figure
+    from bench.runner import Unit
 
     histories = _unit_histories(data)
     if not histories:
         return []
     rows = []
     for unit, history in histories.items():
-        method, _, fold = unit.rpartition("__fold")
+        parsed = Unit.from_name(unit)
         timing_path = data.run_dir / "units" / unit / "timing.json"
         timing = json.loads(timing_path.read_text()) if timing_path.exists() else {}
         has_val = "val_acc" in history and history["val_acc"].notna().any()
         rows.append({
-            "method": f"`{method}`", "fold": fold, "epochs run": len(history),
+            "method": f"`{parsed.method}`", "fold": parsed.fold, "epochs run": len(history),
             "best epoch": timing.get("best_epoch") or "–",
             "first → last training loss": f"{history['train_loss'].iloc[0]:.2f} → "
                                           f"{history['train_loss'].iloc[-1]:.2f}",

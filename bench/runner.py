@@ -55,6 +55,7 @@ else:  # pragma: no cover - Python 3.10
 
 __all__ = [
     "RunConfig",
+    "Unit",
     "run_benchmark",
     "FailureRateExceeded",
     "RunConfigError",
@@ -389,7 +390,9 @@ def _failure_message(n_failed: int, n_total: int, limit: float, examples, where:
 
 # ------------------------------------------------------------------------------- units
 @dataclass
-class _Unit:
+class Unit:
+    """One method on one fold: the runner's unit of work, stored in ``units/<name>/``."""
+
     method: str
     fold: int
 
@@ -397,8 +400,14 @@ class _Unit:
     def name(self) -> str:
         return f"{self.method}__fold{self.fold}"
 
+    @classmethod
+    def from_name(cls, name: str) -> Unit:
+        """The unit whose :attr:`name` (a ``units/`` directory name) is ``name``."""
+        method, _, fold = name.rpartition("__fold")
+        return cls(method, int(fold))
 
-def _unit_dir(run_dir: Path, unit: _Unit) -> Path:
+
+def _unit_dir(run_dir: Path, unit: Unit) -> Path:
     return run_dir / "units" / unit.name
 
 
@@ -417,7 +426,7 @@ def _fit(estimator: Any, paths: np.ndarray, y: np.ndarray, groups: np.ndarray) -
         estimator.fit(paths, y)
 
 
-def _method_context(unit: _Unit, manifest: Manifest, config: RunConfig, out: Path):
+def _method_context(unit: Unit, manifest: Manifest, config: RunConfig, out: Path):
     from bench.methods import MethodContext
 
     return MethodContext(
@@ -428,7 +437,7 @@ def _method_context(unit: _Unit, manifest: Manifest, config: RunConfig, out: Pat
     )
 
 
-def _failure_rows(unit: _Unit, manifest: Manifest, estimator: Any, test_paths: np.ndarray,
+def _failure_rows(unit: Unit, manifest: Manifest, estimator: Any, test_paths: np.ndarray,
                   finite: np.ndarray) -> list[list[str]]:
     """The method's own ``failures_`` plus a ``scores`` row for each unexplained NaN row."""
     rel_of = {str(p): r for p, r in zip(manifest.paths(), manifest.table["path"], strict=True)}
@@ -445,7 +454,7 @@ def _failure_rows(unit: _Unit, manifest: Manifest, estimator: Any, test_paths: n
     return sorted(rows)
 
 
-def _prediction_rows(unit: _Unit, fingerprint: str, video_ids: np.ndarray, y_true: np.ndarray,
+def _prediction_rows(unit: Unit, fingerprint: str, video_ids: np.ndarray, y_true: np.ndarray,
                      scores: np.ndarray) -> list[list[str]]:
     """One row per scored video, sorted by video_id; scores as ``%.6g``."""
     from bench.metrics import top_k_labels
@@ -461,7 +470,7 @@ def _prediction_rows(unit: _Unit, fingerprint: str, video_ids: np.ndarray, y_tru
     return sorted(rows, key=lambda r: r[3])
 
 
-def _result_rows(unit: _Unit, card: Any, fingerprint: str, classes: Sequence[str],
+def _result_rows(unit: Unit, card: Any, fingerprint: str, classes: Sequence[str],
                  y_true: np.ndarray, scores: np.ndarray, cost: dict[str, Any],
                  config: RunConfig) -> list[list[str]]:
     """The tidy results.csv rows of one unit (metrics, then cost)."""
@@ -496,7 +505,7 @@ def _result_rows(unit: _Unit, card: Any, fingerprint: str, classes: Sequence[str
     return rows
 
 
-def _run_unit(unit: _Unit, manifest: Manifest, config: RunConfig, run_dir: Path,
+def _run_unit(unit: Unit, manifest: Manifest, config: RunConfig, run_dir: Path,
               fingerprint: str) -> dict[str, Any]:
     """Fit and score one (method, fold); write its files, ``done`` last. Returns its timing.
 
@@ -559,7 +568,7 @@ def _run_unit(unit: _Unit, manifest: Manifest, config: RunConfig, run_dir: Path,
     return timing
 
 
-def _record_unit_failure(unit: _Unit, run_dir: Path, exc: BaseException) -> None:
+def _record_unit_failure(unit: Unit, run_dir: Path, exc: BaseException) -> None:
     out = _unit_dir(run_dir, unit)
     out.mkdir(parents=True, exist_ok=True)
     reason = f"{type(exc).__name__}: {exc}".replace("\n", " ")
@@ -577,7 +586,7 @@ def _failure_key(row: Sequence[str]) -> tuple:
     return (row[0], int(row[1]) if row[1].isdigit() else -1, *row[2:])
 
 
-def _merge(run_dir: Path, units: Sequence[_Unit], probe_rows: list[list[str]]) -> None:
+def _merge(run_dir: Path, units: Sequence[Unit], probe_rows: list[list[str]]) -> None:
     """Combine the unit outputs into results.csv, predictions.csv and failures.csv."""
     predictions: list[list[str]] = []
     results: list[list[str]] = []
@@ -732,7 +741,7 @@ def run_benchmark(config: RunConfig, resume_dir: str | os.PathLike | None = None
         record["resumed"] = [*previous.get("resumed", []), created]
     write_json(run_dir / "run.json", record)
 
-    units = [_Unit(method, fold) for method in config.methods or [] for fold in folds]
+    units = [Unit(method, fold) for method in config.methods or [] for fold in folds]
     statuses: dict[str, str] = {}
     try:
         bar = tqdm(units, desc="units", unit="unit", disable=not progress, file=sys.stderr)

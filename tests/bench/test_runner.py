@@ -402,3 +402,10 @@ def test_runinfo_facts(tmp_path):
     assert git_commit(tmp_path) == {"commit": None, "dirty": None}  # not a repository
     here = git_commit()
     assert here["commit"] is None or len(here["commit"]) == 40
+
+
+def test_unit_names_round_trip():
+    from bench.runner import Unit
+
+    for unit in (Unit("r3d_18", 1), Unit("odd__fold_name", 12)):
+        assert Unit.from_name(unit.name) == unit
