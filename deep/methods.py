@@ -84,8 +84,8 @@ the method ``tsn_ordered``. ``lrcn`` (8 x 3): 63/132, 10 of 11 within the order 
 at interval 4 (span 29 frames) 73/132, 8 of 9. The dense-clip protocol is kept at 8 x 3.
 
 ``i3d`` on the same validation split: 34/132 (chance 11): it learns on the default set; on
-the quick set (3 training actors) it stays near chance -- open. ``timesformer``: see
-:mod:`deep.models.timesformer` and the recipe change below.
+the quick set (3 training actors) it needs 30 epochs (``_METHOD_RECIPE``). ``timesformer``:
+see :mod:`deep.models.timesformer`, ``_METHOD_RECIPE`` and docs/models.md (open on quick).
 
 The small recipe, revised (measured 2026-11-26, 2-core CPU, same validation split). Three
 changes made a training step cheaper: ``channels_last_3d`` memory on the CPU (a step of
