@@ -143,26 +143,10 @@ def quick_synthetic():
 #: quick synthetic set (3 training actors, 108 clips), beats chance (1/12) on the held-out
 #: actors' 108 clips (one-sided binomial test, p < 0.01). I3D and TimeSformer get more epochs
 #: on quick (deep/methods.py ``_METHOD_RECIPE``, chosen on an independent quick set, seed 1).
-#: One does not yet:
-_SYNTHETIC_OPEN = {
-    "timesformer": "timesformer_small (LayerScale, lr 1e-3): 15/108 (p = 0.035) after 24 epochs, "
-                   "11/108 after 36; on independent quick sets (seeds 1, 2) 22 and 9 after 24, "
-                   "26 and 17 after 36: it does not generalise reliably from 3 actors; open",
-}
-
-
-def _synthetic_param(name: str):
-    """The open one costs ~1.5 min on 2 cores: run (as xfail) only with ACTBENCH_SLOW=1."""
-    if name not in _SYNTHETIC_OPEN:
-        return name
-    marks = [pytest.mark.xfail(reason=_SYNTHETIC_OPEN[name], strict=False),
-             pytest.mark.skipif(os.environ.get("ACTBENCH_SLOW") != "1",
-                                reason=_SYNTHETIC_OPEN[name] + "; set ACTBENCH_SLOW=1 to run")]
-    return pytest.param(name, marks=marks)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", [_synthetic_param(n) for n in NAMES])
+@pytest.mark.parametrize("name", NAMES)
 def test_small_preset_beats_chance_on_quick_synthetic(name, quick_synthetic, tmp_path_factory):
     manifest = quick_synthetic
     fold = manifest.folds[0]

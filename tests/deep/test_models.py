@@ -194,6 +194,27 @@ def test_timesformer_pools_class_token_or_patch_mean():
         create_model("timesformer_small", pool="max")
 
 
+def test_timesformer_head_norm_standardises_pooled_features_without_parameters():
+    torch.manual_seed(0)
+    x = torch.randn(6, *SMALL_INPUT)
+    small = create_model("timesformer_small", num_classes=4).train()
+    plain = create_model("timesformer_small", num_classes=4, head_norm=False)
+    assert count_parameters(small) == count_parameters(plain)
+    assert isinstance(create_model("timesformer", num_classes=4).head_norm, nn.Identity)
+    seen = {}
+    small.head_norm.register_forward_hook(lambda module, args, out: seen.update(pooled=args[0], out=out))
+    small(x)
+    pooled = seen["pooled"]
+    # Reference: per-channel standardisation over the batch (biased variance, eps 1e-5).
+    ref = (pooled - pooled.mean(0)) / torch.sqrt(pooled.var(0, unbiased=False) + 1e-5)
+    torch.testing.assert_close(seen["out"], ref, rtol=1e-4, atol=1e-4)
+    # At evaluation the running statistics are used: the output of one clip does not depend on
+    # the others in its batch.
+    small.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(small(x)[:1], small(x[:1]), rtol=1e-4, atol=1e-5)
+
+
 def test_bad_inputs_are_named():
     with pytest.raises(ValueError, match="multiples of 8"):
         create_model("timesformer_small")(torch.zeros(1, 3, 8, 60, 60))
