@@ -92,7 +92,8 @@ SQUARES_RECIPE = dict(epochs=6, clips_per_video=3, crop_size=32, short_side=36, 
 SQUARES_EXTRA = {"tsn": dict(consensus="ordered"), "c3d": dict(epochs=10),
                  "lrcn": dict(epochs=15), "timesformer": dict(epochs=15)}
 #: Measured 2026-11-26 on the shared CPU: timesformer_small reaches 7/15 (train loss 1.28 ->
-#: 0.90 in 15 epochs): not yet above chance on this tiny set. Open problem, not hidden.
+#: 0.90 in 15 epochs): not yet above chance on this tiny set, also with the head's feature
+#: standardisation (``head_norm``; 7/15 again). Open problem, not hidden.
 _SQUARES_XFAIL = {"timesformer": "timesformer_small measured 7/15 after 15 epochs (open)"}
 
 
