@@ -113,7 +113,7 @@ its training pair (overall training accuracy 0.50) and ``i3d`` at 0.509; batch 8
 (twice the steps) and, for ``i3d``, no dropout (the paper's 0.5 is on) did not either (0.48-0.51).
 By construction ``mc3_18`` sees time only in its stem and first stage (temporal receptive field
 7 sampled frames) and averages its 2D features over time at the end, as ``tsn`` does. The
-release record keeps both as measured; pretrained weights (``--weights``) are the expected fix.
+release record keeps both as measured.
 """
 
 from __future__ import annotations
