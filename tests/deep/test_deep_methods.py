@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 
 import numpy as np
@@ -109,9 +108,8 @@ def _beats_chance(scores: np.ndarray, y: np.ndarray, n_classes: int) -> tuple[bo
     return p_value < 0.01, f"{correct}/{len(y)} correct, chance {1 / n_classes:.3f}, p={p_value:.3g}"
 
 
+# All nine take ~18 s together on 2 cores (measured 2026-11-26), so they run in CI.
 @pytest.mark.slow
-@pytest.mark.skipif(os.environ.get("ACTBENCH_SLOW") != "1",
-                    reason="minutes per model on 2 cores; set ACTBENCH_SLOW=1 to run")
 @pytest.mark.parametrize("name", [
     pytest.param(n, marks=pytest.mark.xfail(reason=_SQUARES_XFAIL[n], strict=False))
     if n in _SQUARES_XFAIL else n for n in NAMES
