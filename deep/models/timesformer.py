@@ -19,7 +19,8 @@ from torch import nn
 from ._registry import register_model
 from .video_resnet import SMALL_INPUT
 
-__all__ = ["Attention", "DividedSpaceTimeBlock", "TimeSformer", "timesformer", "timesformer_small"]
+__all__ = ["Attention", "DividedSpaceTimeBlock", "PooledFeatureNorm", "TimeSformer", "timesformer",
+           "timesformer_small"]
 
 
 class Attention(nn.Module):
@@ -94,6 +95,24 @@ class DividedSpaceTimeBlock(nn.Module):
         patches = patches + xs[:, :, 1:]
         cls = cls + self._scaled(self.gamma_mlp, self.mlp(self.norm2(cls)))
         return cls, patches + self._scaled(self.gamma_mlp, self.mlp(self.norm2(patches)))
+
+
+class PooledFeatureNorm(nn.BatchNorm1d):
+    """Standardise ``(N, D)`` pooled features over the batch (``BatchNorm1d``, no affine).
+
+    A training batch of one clip has no batch statistics (``BatchNorm1d`` raises); it is
+    standardised with the running statistics instead, as at evaluation, and leaves them as they
+    are. This happens when the training clips do not divide into batches, e.g. 17 clips in
+    batches of 16.
+    """
+
+    def __init__(self, dim: int) -> None:
+        super().__init__(dim, affine=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training and x.shape[0] == 1:
+            return F.batch_norm(x, self.running_mean, self.running_var, training=False, eps=self.eps)
+        return super().forward(x)
 
 
 def _conv_stem(dim: int, patch_size: int) -> nn.Sequential:
@@ -204,7 +223,7 @@ class TimeSformer(nn.Module):
         )
         self.norm = nn.LayerNorm(dim, eps=1e-6)
         self.head_drop = nn.Dropout(dropout)
-        self.head_norm = nn.BatchNorm1d(dim, affine=False) if head_norm else nn.Identity()
+        self.head_norm = PooledFeatureNorm(dim) if head_norm else nn.Identity()
         self.head = nn.Linear(dim, num_classes)
         self._init_weights()
 

@@ -213,6 +213,16 @@ def test_timesformer_head_norm_standardises_pooled_features_without_parameters()
     small.eval()
     with torch.no_grad():
         torch.testing.assert_close(small(x)[:1], small(x[:1]), rtol=1e-4, atol=1e-5)
+    # A training batch of one clip (17 clips in batches of 16) has no batch statistics: it is
+    # standardised with the running ones, which it leaves unchanged.
+    small.train()
+    norm = small.head_norm
+    running_mean, running_var = norm.running_mean.clone(), norm.running_var.clone()
+    small(x[:1]).sum().backward()
+    ref = (seen["pooled"] - running_mean) / torch.sqrt(running_var + norm.eps)
+    torch.testing.assert_close(seen["out"], ref, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(norm.running_mean, running_mean)
+    torch.testing.assert_close(norm.running_var, running_var)
 
 
 def test_bad_inputs_are_named():
