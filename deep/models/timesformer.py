@@ -150,7 +150,7 @@ class TimeSformer(nn.Module):
     head_norm : bool, default False
         Standardise the pooled features over the batch before the classifier: a
         ``BatchNorm1d`` without affine parameters, as in MAE's linear probe (He et al. 2022,
-        arXiv:2111.06377, Sec. A.2). It adds no parameter. See Notes.
+        arXiv:2111.06377, linear probing). It adds no parameter. See Notes.
     default_input : tuple, default (3, num_frames, img_size, img_size)
 
     Notes
