@@ -385,13 +385,13 @@ def _history_section(data: RunData, summary: pd.DataFrame, figures: Path,
     return lines + _generations_section(data, summary, figures, threshold)
 
 
-def _unit_histories(data: RunData) -> dict[str, pd.DataFrame]:
-    """``units/<unit>/history.csv`` of every unit that trained by epochs, by unit name."""
+def _unit_histories(data: RunData) -> dict[Path, pd.DataFrame]:
+    """``history.csv`` of every unit that trained by epochs, by unit directory."""
     histories = {}
     for path in sorted((data.run_dir / "units").glob("*/history.csv")):
         frame = pd.read_csv(path)
         if len(frame) and {"epoch", "train_loss"} <= set(frame.columns):
-            histories[path.parent.name] = frame
+            histories[path.parent] = frame
     return histories
 
 
@@ -404,10 +404,10 @@ def _training_section(data: RunData, figures: Path) -> list[str]:
     if not histories:
         return []
     rows = []
-    for unit, history in histories.items():
-        parsed = Unit.from_name(unit)
-        timing_path = data.run_dir / "units" / unit / "timing.json"
-        timing = json.loads(timing_path.read_text()) if timing_path.exists() else {}
+    for unit_dir, history in histories.items():
+        parsed = Unit.from_name(unit_dir.name)
+        timing_path = unit_dir / "timing.json"
+        timing = json.loads(timing_path.read_text(encoding="utf-8")) if timing_path.exists() else {}
         has_val = "val_acc" in history and history["val_acc"].notna().any()
         rows.append({
             "method": f"`{parsed.method}`", "fold": parsed.fold, "epochs run": len(history),
@@ -417,7 +417,8 @@ def _training_section(data: RunData, figures: Path) -> list[str]:
             "best validation acc. %": _pct(history["val_acc"].max()) if has_val else "–",
             "train time": format_count(timing.get("train_time_s"), "s"),
         })
-    training_curves_figure(histories, figures / "training_curves.png")
+    training_curves_figure({unit_dir.name: history for unit_dir, history in histories.items()},
+                           figures / "training_curves.png")
     return ["## Training", "",
             "Methods that train by epochs, from `units/*/history.csv`. The validation split is "
             "carved from the training fold (a whole group held out when the dataset has "
