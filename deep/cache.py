@@ -6,7 +6,9 @@ video once with :func:`bench.video.read_video` at the target short side and fram
 the ``(T, H, W, 3)`` uint8 frames as ``<cache_dir>/frames/<key>.npy`` and hands back read-only
 memory maps afterwards. The key is a SHA-256 over the absolute path, the file size, its
 modification time and the decode parameters, so a changed file or other decode settings never
-read stale frames. Files are written to a temporary name and renamed, so concurrent workers
+read stale frames (one object remembers where the frames of a video it has read lie, and
+maps them again directly while the video's size and modification time stay the same). Files
+are written to a temporary name and renamed, so concurrent workers
 and interrupted runs never see a half-written entry.
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import mmap
 import os
 import tempfile
 from pathlib import Path
@@ -26,6 +29,26 @@ __all__ = ["ClipCache"]
 
 #: Bump when the stored layout changes, so old entries are not read.
 CACHE_VERSION = 1
+
+
+def _signature(path: str | os.PathLike) -> tuple[int, int]:
+    """(size, modification time in ns) of a file: what the cache key takes from its state."""
+    stat = os.stat(path)
+    return stat.st_size, stat.st_mtime_ns
+
+
+def _map_frames(entry: Path, offset: int, shape: tuple[int, ...]) -> np.ndarray:
+    """Read-only uint8 array of ``shape`` memory-mapped from ``entry`` at byte ``offset``.
+
+    What ``np.load(entry, mmap_mode="r")`` returns, without parsing the header again: about
+    0.01 ms against 0.05-0.1 ms, read once per training clip.
+    """
+    with open(entry, "rb") as fh:
+        mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+    count = int(np.prod(shape))
+    if offset + count > len(mapped):
+        raise ValueError(f"{entry} is shorter than its frames: the entry changed")
+    return np.frombuffer(mapped, dtype=np.uint8, count=count, offset=offset).reshape(shape)
 
 
 class ClipCache:
@@ -68,6 +91,10 @@ class ClipCache:
         self.fps = fps
         self.max_frames = max_frames
         self.decodes = 0
+        # path -> ((size, mtime) of the video, (entry, offset, shape) of its frames) for the
+        # entries this object has read: later reads of an unchanged video map the entry
+        # directly, without resolving and hashing the path or parsing the .npy header again.
+        self._known: dict[str, tuple[tuple[int, int], tuple[Path, int, tuple[int, ...]]]] = {}
 
     def params(self) -> dict:
         """The decode parameters that are part of every key."""
@@ -112,12 +139,21 @@ class ClipCache:
         bench.video.VideoDecodeError
             When the video cannot be decoded (nothing is cached for it).
         """
+        known = self._known.pop(str(path), None)
+        if known is not None:
+            try:
+                if _signature(path) == known[0]:
+                    frames = _map_frames(*known[1])
+                    self._known[str(path)] = known
+                    return frames
+            except (ValueError, OSError):  # the video or the entry went away: look again
+                pass
         entry = None
         if self.cache_dir is not None and Path(path).exists():
             entry = self.entry_path(path)
             if entry.exists():
                 try:
-                    return np.load(entry, mmap_mode="r")
+                    return self._remember(path, np.load(entry, mmap_mode="r"))
                 except (ValueError, OSError):  # unreadable entry: decode again
                     entry.unlink(missing_ok=True)
         frames = self._decode(path)
@@ -132,4 +168,11 @@ class ClipCache:
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
-        return np.load(entry, mmap_mode="r")
+        return self._remember(path, np.load(entry, mmap_mode="r"))
+
+    def _remember(self, path: str | os.PathLike, frames: np.memmap) -> np.memmap:
+        """Note where the uint8 frames of ``path`` lie in their entry file; return them."""
+        if frames.dtype == np.uint8 and frames.flags.c_contiguous:
+            where = (Path(frames.filename), int(frames.offset), frames.shape)
+            self._known[str(path)] = (_signature(path), where)
+        return frames

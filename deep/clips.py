@@ -286,7 +286,8 @@ def _crop_resize_normalise(
     if flip:
         out = out[:, :, ::-1]
     channels_first = np.ascontiguousarray(out.transpose(3, 0, 1, 2))  # (3, T, S, S) uint8
-    clip = channels_first.astype(np.float32) / 255.0
+    clip = channels_first.astype(np.float32)
+    clip /= 255.0  # in place: a second clip-sized array cost ~0.1 ms per clip
     if normalise == "clip":
         mean, std = _channel_stats(channels_first)
         clip -= mean[:, None, None, None]
