@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.stats import binomtest
 
 from bench.report_data import RunData, correct_mask, method_order, parse_scores
 
@@ -63,9 +64,12 @@ def pair_accuracy(data: RunData, class_a: str, class_b: str) -> pd.DataFrame:
     DataFrame
         One row per method (history order, reference methods included): ``method, track,
         year, n`` (videos of the two classes, pooled over folds), ``pair_acc`` (share of them
-        whose full multi-class prediction is right) and ``two_way_acc`` (share whose score for
+        whose full multi-class prediction is right), ``two_way_acc`` (share whose score for
         the true class beats the score for the other class of the pair -- the binary
-        confusion between the two; chance is 0.5). A failed video counts as wrong.
+        confusion between the two; chance is 0.5) and ``two_way_p``: the one-sided exact
+        binomial test of the two-way successes against chance, P(X >= k) for X ~ B(n, 1/2).
+        It treats the videos as independent trials, which videos of the same actor are not
+        quite. A failed video counts as wrong.
 
     Raises
     ------
@@ -84,6 +88,7 @@ def pair_accuracy(data: RunData, class_a: str, class_b: str) -> pd.DataFrame:
         preds = preds[preds["label"].isin([ia, ib])]
         card = cards.get(method, {})
         n = len(preds)
+        two_way_p = np.nan
         if n == 0:
             pair_acc = two_way = np.nan
         else:
@@ -95,9 +100,11 @@ def pair_accuracy(data: RunData, class_a: str, class_b: str) -> pd.DataFrame:
                 label = preds["label"].to_numpy(dtype=int)
                 own = np.where(label == ia, scores[:, ia], scores[:, ib])
                 other = np.where(label == ia, scores[:, ib], scores[:, ia])
-                two_way = float(np.mean(own > other))  # NaN scores compare False: wrong
+                wins = own > other  # NaN scores compare False: wrong
+                two_way = float(np.mean(wins))
+                two_way_p = float(binomtest(int(wins.sum()), n, 0.5, alternative="greater").pvalue)
         rows.append(dict(method=method, track=card.get("track", ""), year=card.get("year"),
-                         n=n, pair_acc=pair_acc, two_way_acc=two_way))
+                         n=n, pair_acc=pair_acc, two_way_acc=two_way, two_way_p=two_way_p))
     return pd.DataFrame(rows)
 
 

@@ -268,6 +268,13 @@ def _confusion_section(data: RunData, order: list[str], figures: Path) -> list[s
     return lines
 
 
+def _p_value(p: float) -> str:
+    """A p-value for a table: two significant digits, ``<0.0001`` below that, blank if NaN."""
+    if p != p:
+        return ""
+    return "<0.0001" if p < 1e-4 else f"{p:.2g}"
+
+
 def _generations_section(data: RunData, summary: pd.DataFrame, figures: Path,
                          threshold: float) -> list[str]:
     from bench.report_figures import (
@@ -287,7 +294,11 @@ def _generations_section(data: RunData, summary: pd.DataFrame, figures: Path,
         lines += ["#### Class pairs", "",
                   "Each pair tests one ability. *Two-way accuracy*: on the test videos of the "
                   "two classes, how often the method scores the true class above the other one "
-                  f"(chance 50 %). A method *solves* a pair at {100 * threshold:.0f} % or more.",
+                  f"(chance 50 %). A method *solves* a pair at {100 * threshold:.0f} % or more. "
+                  "*p*: the one-sided exact binomial test of the two-way accuracy against "
+                  "chance (videos counted as independent trials, which videos of one actor are "
+                  "not quite); p < 0.01 marks a method that separates the two classes, "
+                  "solved or not.",
                   ""]
         for name, (a, b) in pairs.items():
             lines += ["- " + describe_pair(name, a, b, tables[name], threshold)]
@@ -297,6 +308,7 @@ def _generations_section(data: RunData, summary: pd.DataFrame, figures: Path,
                                       tables[next(iter(tables))].itertuples()]})
         for name, table in tables.items():
             grid[f"{name}: two-way %"] = table["two_way_acc"].map(lambda v: _pct(v, 0)).values
+            grid[f"{name}: p"] = table["two_way_p"].map(_p_value).values
             grid[f"{name}: {len(data.classes)}-way correct %"] = (
                 table["pair_acc"].map(lambda v: _pct(v, 0)).values)
         lines += [_markdown(grid), ""]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 import warnings
 from pathlib import Path
@@ -219,10 +220,19 @@ def test_pair_accuracy_table_matches_a_direct_count(history_run):
     ia, ib = CLASSES.index("sit_down"), CLASSES.index("stand_up")
     for method, group in preds.groupby("method"):
         rows = group[group["label"].isin([ia, ib])]
-        two_way = np.mean([float(s.split()[y]) > float(s.split()[ia + ib - y])
-                           for s, y in zip(rows["scores"], rows["label"], strict=True)])
+        wins = [float(s.split()[y]) > float(s.split()[ia + ib - y])
+                for s, y in zip(rows["scores"], rows["label"], strict=True)]
+        two_way = np.mean(wins)
         assert float(grid.loc[method, "time_reversal: two-way %"]) == pytest.approx(
             100 * two_way, abs=0.51)
+        # P(X >= wins) for X ~ B(n, 1/2), summed directly
+        n, k = len(wins), int(np.sum(wins))
+        p_value = sum(math.comb(n, i) for i in range(k, n + 1)) / 2**n
+        shown = grid.loc[method, "time_reversal: p"]
+        if p_value < 1e-4:
+            assert shown == "<0.0001"
+        else:
+            assert float(shown) == pytest.approx(p_value, rel=0.051)
         assert float(grid.loc[method, "time_reversal: 6-way correct %"]) == pytest.approx(
             100 * accuracy_score(rows["label"], rows["prediction"]), abs=0.51)
 
