@@ -269,9 +269,9 @@ def _confusion_section(data: RunData, order: list[str], figures: Path) -> list[s
 
 
 def _p_value(p: float) -> str:
-    """A p-value for a table: two significant digits, ``<0.0001`` below that, blank if NaN."""
-    if p != p:
-        return ""
+    """A p-value for a table: two significant digits, ``<0.0001`` below that, "–" if NaN."""
+    if p is None or not np.isfinite(p):
+        return "–"
     return "<0.0001" if p < 1e-4 else f"{p:.2g}"
 
 

@@ -114,10 +114,7 @@ class ClipCache:
             When the file does not exist (callers treat it as a decode failure).
         """
         path = Path(path).resolve()
-        stat = path.stat()
-        blob = json.dumps(
-            [str(path), stat.st_size, stat.st_mtime_ns, self.params()], sort_keys=True
-        )
+        blob = json.dumps([str(path), *_signature(path), self.params()], sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()
 
     def entry_path(self, path: str | os.PathLike) -> Path | None:
@@ -139,15 +136,14 @@ class ClipCache:
         bench.video.VideoDecodeError
             When the video cannot be decoded (nothing is cached for it).
         """
-        known = self._known.pop(str(path), None)
+        known = self._known.get(str(path))
         if known is not None:
             try:
                 if _signature(path) == known[0]:
-                    frames = _map_frames(*known[1])
-                    self._known[str(path)] = known
-                    return frames
+                    return _map_frames(*known[1])
             except (ValueError, OSError):  # the video or the entry went away: look again
                 pass
+            del self._known[str(path)]
         entry = None
         if self.cache_dir is not None and Path(path).exists():
             entry = self.entry_path(path)

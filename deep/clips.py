@@ -287,7 +287,7 @@ def _crop_resize_normalise(
         out = out[:, :, ::-1]
     channels_first = np.ascontiguousarray(out.transpose(3, 0, 1, 2))  # (3, T, S, S) uint8
     clip = channels_first.astype(np.float32)
-    clip /= 255.0  # in place: a second clip-sized array cost ~0.1 ms per clip
+    clip /= 255.0  # in place: one clip-sized allocation less (~0.03 ms of ~0.4 per clip)
     if normalise == "clip":
         mean, std = _channel_stats(channels_first)
         clip -= mean[:, None, None, None]
