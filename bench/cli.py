@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import subprocess
 import sys
 
 from bench import __version__
+from bench.environment import SIMULATED_ISA_MARKER
 
 __all__ = ["main", "build_parser", "VERBS"]
 
@@ -25,6 +28,7 @@ VERBS = {
     "compare": "compare",
     "history": "history",
     "regress": "regress",
+    "calibrate": "calibrate",
     "perf": "perf",
 }
 
@@ -52,8 +56,34 @@ def main(argv: list[str] | None = None) -> int:
     """Parse ``argv`` and run the chosen verb; returns the process exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    isa = getattr(args, "simulate_isa", None)
+    if isa and os.environ.get(SIMULATED_ISA_MARKER) != isa:
+        return _under_simulated_isa(isa, sys.argv[1:] if argv is None else list(argv))
     try:
         return int(args._main(args) or 0)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _under_simulated_isa(name: str, argv: list[str]) -> int:
+    """Run this command line again in a child process whose libraries pick ``name``'s kernels.
+
+    The variables (:data:`bench.environment.SIMULATED_ISAS`) are read when numpy, torch,
+    OpenCV and numba load, so they cannot be set in a process that has imported them; the
+    child has ``ACTBENCH_SIMULATED_ISA`` set and runs the verb itself.
+    """
+    from bench.environment import simulated_isa_environment
+
+    try:
+        variables = simulated_isa_environment(name)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    shown = " ".join(f"{k}={v!r}" for k, v in variables.items())
+    print(f"simulating instruction set {name}: {shown}", file=sys.stderr)
+    try:
+        return subprocess.call([sys.executable, "-m", "bench", *argv],
+                               env={**os.environ, **variables})
+    except KeyboardInterrupt:
         return 130

@@ -1,22 +1,35 @@
 """Compare two run directories: per method and fold, is the candidate better, worse, the same?
 
-Statistics first, threshold second (the asv rule): for every (method, fold) present in both
-runs with the same split fingerprint and the same method configuration, the per-video
-correctness of the two runs is paired on ``video_id`` and
+First the two runs' environments (:mod:`bench.environment`) decide what kind of comparison
+makes sense, and the report says which one it made:
 
-* McNemar's exact test -- a two-sided binomial test on the discordant videos (right in one run,
-  wrong in the other) -- gives the p-value of "the two runs are equally accurate";
-* a paired bootstrap over videos gives 95 % intervals for the change in top-1 and in mean
-  class accuracy.
+* **Same environment** (same environment key: CPU model, kernel-selecting instruction sets,
+  library builds, thread counts, packages, device) and a deterministic method (every method on
+  the CPU; on CUDA only with ``deterministic = true``): the predictions must be the same bytes.
+  Any difference is a reproducibility failure (mark ``r``) that names the first differing
+  videos; no statistics can excuse it.
+* **Different environments**: bitwise equality is not expected -- kernels picked by
+  instruction set round differently and training amplifies the difference -- so the comparison
+  is statistical. Against a calibrated release record (one with ``noise.csv``) the candidate's
+  top-1 is judged against the record's run-to-run noise (:mod:`bench.noise`); otherwise by
+  McNemar's exact test on the paired per-video correctness. Either way the p-values of all
+  methods are adjusted together by Holm's procedure, so the chance of any false alarm across
+  the methods stays at or below ``alpha``; and a significant change counts only beyond the
+  tolerance (statistics first, threshold second: the asv rule).
+
+Every compared row also carries the paired change with 95 % bootstrap intervals, and the
+smallest drop the comparison could have detected (``detectable_drop``).
 
 Marks: ``+`` significantly better by more than the tolerance, ``-`` significantly worse by more
-than the tolerance, ``=`` no significant change (or one within the tolerance), ``x`` not
-comparable (different fingerprint or method configuration, or absent from the baseline), ``!``
-present in the baseline but missing or failed in the candidate.
+than the tolerance, ``=`` no significant change (or one within the tolerance; in the same
+environment: identical predictions), ``r`` not reproduced (same environment, different
+predictions), ``x`` not comparable (different fingerprint or method configuration, or absent
+from the baseline), ``!`` present in the baseline but missing or failed in the candidate.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Collection
 from typing import Any
@@ -24,6 +37,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bench.environment import environment_differences
+from bench.noise import drop_pvalue, holm_adjust, minimal_detectable_drop, noise_summary
 from bench.report_data import RunData, correct_mask, load_run, method_order
 
 __all__ = ["compare_runs", "comparison_markdown", "MARKS", "DEFAULT_TOLERANCE"]
@@ -35,6 +50,7 @@ MARKS = {
     "+": "significantly better",
     "-": "significantly worse",
     "=": "no significant change",
+    "r": "not reproduced: same environment, different predictions",
     "x": "not comparable",
     "!": "failed or missing in the candidate only",
 }
@@ -52,12 +68,13 @@ def _method_config(data: RunData, method: str) -> dict[str, Any]:
             "seed": data.run.get("seed", config.get("seed"))}
 
 
-def _config_difference(base: dict[str, Any], cand: dict[str, Any]) -> str:
+def _config_difference(base: dict[str, Any], cand: dict[str, Any], *,
+                       ignore_seed: bool = False) -> str:
     keys = []
     for part in ("card", "method_params"):
         b, c = base[part] or {}, cand[part] or {}
         keys += [f"{part}.{k}" for k in sorted(set(b) | set(c)) if b.get(k) != c.get(k)]
-    keys += [k for k in ("quick", "seed") if base[k] != cand[k]]
+    keys += [k for k in (("quick",) if ignore_seed else ("quick", "seed")) if base[k] != cand[k]]
     return ", ".join(keys)
 
 
@@ -82,46 +99,78 @@ def _mean_class_accuracy(labels: np.ndarray, right: np.ndarray) -> float:
     return float(np.mean([right[labels == c].mean() for c in classes]))
 
 
-def _compare_unit(base: pd.DataFrame, cand: pd.DataFrame, n_classes: int, *, tolerance: float,
-                  alpha: float, n_boot: int, seed: int) -> dict[str, Any]:
-    from scipy.stats import binomtest
+def _paired(base: pd.DataFrame, cand: pd.DataFrame) -> pd.DataFrame | None:
+    """The two runs' predictions of one unit joined on ``video_id`` (``None``: labels differ).
 
-    # A video scored in one run only failed in the other (same fingerprint, same test set):
-    # the outer join keeps it, and its missing prediction counts as wrong.
-    columns = ["video_id", "label", "prediction"]
-    merged = base[columns].merge(cand[columns], on="video_id", how="outer", suffixes=("_b", "_c"))
+    A video scored in one run only failed in the other (same fingerprint, same test set): the
+    outer join keeps it, and its missing prediction counts as wrong.
+    """
+    columns = ["video_id", "label", "prediction", "scores"]
+    merged = base.reindex(columns=columns).merge(cand.reindex(columns=columns), on="video_id",
+                                                 how="outer", suffixes=("_b", "_c"))
     both = merged["label_b"].notna() & merged["label_c"].notna()
     if not np.array_equal(merged.loc[both, "label_b"], merged.loc[both, "label_c"]):
-        return dict(mark="x", note="the two runs label some videos differently")
+        return None
     merged["label_b"] = merged["label_b"].fillna(merged["label_c"])
     merged["label_c"] = merged["label_c"].fillna(merged["label_b"])
+    return merged.sort_values("video_id", kind="stable").reset_index(drop=True)
+
+
+def _differing_videos(merged: pd.DataFrame) -> list[str]:
+    """Videos whose prediction or scores are not the same text in both runs."""
+    same = ((merged["prediction_b"] == merged["prediction_c"])
+            | (merged["prediction_b"].isna() & merged["prediction_c"].isna()))
+    same &= merged["scores_b"].fillna("").astype(str) == merged["scores_c"].fillna("").astype(str)
+    return merged.loc[~same, "video_id"].astype(str).tolist()
+
+
+def _unit_statistics(merged: pd.DataFrame, n_classes: int, *, n_boot: int,
+                     seed: int) -> dict[str, Any]:
+    """Paired change, its bootstrap intervals and McNemar's exact p-value for one unit."""
+    from scipy.stats import binomtest
+
     labels = merged["label_b"].to_numpy(dtype=int)
     right_b = correct_mask(merged.rename(columns={"label_b": "label", "prediction_b": "prediction"}))
     right_c = correct_mask(merged.rename(columns={"label_c": "label", "prediction_c": "prediction"}))
     worse = int(np.sum(right_b & ~right_c))  # right in baseline, wrong in candidate
     better = int(np.sum(~right_b & right_c))
     p_value = 1.0 if worse + better == 0 else float(binomtest(better, worse + better, 0.5).pvalue)
-    d_top1 = 100 * (right_c.mean() - right_b.mean())
-    d_mca = 100 * (_mean_class_accuracy(labels, right_c) - _mean_class_accuracy(labels, right_b))
     ci = _paired_bootstrap(labels, right_b, right_c, n_classes, n_boot, seed)
-    significant = p_value < alpha
-    if significant and d_top1 < -tolerance:
-        mark, note = "-", ""
-    elif significant and d_top1 > tolerance:
-        mark, note = "+", ""
-    else:
-        mark = "="
-        note = "significant but within the tolerance" if significant and d_top1 != 0 else ""
-    return dict(mark=mark, note=note, n=len(merged), top1_base=100 * right_b.mean(),
-                top1_cand=100 * right_c.mean(), d_top1=d_top1, d_top1_low=ci["top1"][0],
-                d_top1_high=ci["top1"][1], d_mca=d_mca, d_mca_low=ci["mean_class_acc"][0],
-                d_mca_high=ci["mean_class_acc"][1], n_worse=worse, n_better=better,
-                p_value=p_value)
+    return dict(n=len(merged), top1_base=100 * right_b.mean(), top1_cand=100 * right_c.mean(),
+                d_top1=100 * (right_c.mean() - right_b.mean()), d_top1_low=ci["top1"][0],
+                d_top1_high=ci["top1"][1],
+                d_mca=100 * (_mean_class_accuracy(labels, right_c)
+                             - _mean_class_accuracy(labels, right_b)),
+                d_mca_low=ci["mean_class_acc"][0], d_mca_high=ci["mean_class_acc"][1],
+                n_worse=worse, n_better=better, p_value=p_value)
+
+
+def _deterministic(data: RunData, method: str) -> bool:
+    """Whether ``method`` promised bitwise-repeatable predictions in this run.
+
+    Every method is deterministic on the CPU; on CUDA only a method run with
+    ``deterministic = true`` in its parameters (``[method_params.<name>]``).
+    """
+    params = ((data.run.get("config") or {}).get("method_params") or {}).get(method, {})
+    if "deterministic" in params:
+        return bool(params["deterministic"])
+    return (data.environment or {}).get("device", "cpu") == "cpu"
+
+
+def _mcnemar_detectable_drop(n: int, n_tests: int, alpha: float, tolerance: float) -> float:
+    """Smallest drop McNemar + Holm can flag: ``k`` videos all lost, none gained.
+
+    With ``k`` discordant videos all against the candidate the two-sided exact p-value is
+    ``2 / 2**k``; Bonferroni's level ``alpha / n_tests`` needs ``k > log2(2 n_tests / alpha)``.
+    """
+    k = math.floor(math.log2(2 * max(n_tests, 1) / alpha)) + 1
+    return max(float(tolerance), 100.0 * k / n) if n else float("nan")
 
 
 def compare_runs(baseline_dir: str | os.PathLike, candidate_dir: str | os.PathLike, *,
                  tolerance: float = DEFAULT_TOLERANCE, alpha: float = 0.05, n_boot: int = 2000,
-                 seed: int = 0, methods: Collection[str] | None = None
+                 seed: int = 0, methods: Collection[str] | None = None,
+                 statistical: bool = False, allow_seed_change: bool = False
                  ) -> tuple[pd.DataFrame, int]:
     """Compare a candidate run with a baseline run, per method and fold.
 
@@ -132,7 +181,7 @@ def compare_runs(baseline_dir: str | os.PathLike, candidate_dir: str | os.PathLi
     tolerance : float, default 2.0
         Points of top-1: a significant change counts (``+`` / ``-``) only beyond it.
     alpha : float, default 0.05
-        Significance level of McNemar's exact test.
+        Family-wise error rate of the statistical comparison (Holm across all methods).
     n_boot : int, default 2000
         Paired bootstrap resamples for the intervals of the changes.
     seed : int, default 0
@@ -140,24 +189,39 @@ def compare_runs(baseline_dir: str | os.PathLike, candidate_dir: str | os.PathLi
     methods : collection of str, optional
         Compare only these methods; the other methods of either run get no row and do not
         count towards the exit status. ``None`` (default) = every method of either run.
+    statistical : bool, default False
+        Compare statistically even when the environments are the same (for a user who knows
+        that something outside the environment record differs).
+    allow_seed_change : bool, default False
+        Compare a candidate run with another seed than the baseline's. Only for methods the
+        baseline's ``noise.csv`` covers: its replicates are runs with other seeds, so a seed
+        change is part of the noise the gate is calibrated to.
 
     Returns
     -------
     table : DataFrame
         One row per (method, fold) of either run (of ``methods`` only, when given):
-        ``method, fold, mark, note, n, top1_base, top1_cand, d_top1, d_top1_low, d_top1_high,
-        d_mca, d_mca_low, d_mca_high, n_worse, n_better, p_value`` (accuracies and changes in
-        points; the interval is 95 %).
+        ``method, fold, mark, test, note, n, top1_base, top1_cand, d_top1, d_top1_low,
+        d_top1_high, d_mca, d_mca_low, d_mca_high, n_worse, n_better, p_value, noise_mean,
+        noise_sd, n_runs, d_noise, p_adjusted, detectable_drop`` (accuracies and changes in
+        points; the interval is 95 %). ``test`` is ``bitwise``, ``noise`` or ``mcnemar``;
+        ``p_value`` is McNemar's raw p-value, ``p_adjusted`` the Holm-adjusted p-value of the
+        test that decided the mark. ``table.attrs["comparison"]`` holds the environment
+        verdict: ``same_environment``, ``environment_differences`` (what differs),
+        ``calibrated``, ``alpha``, ``tolerance``, ``environment_keys``.
     exit_status : int
-        1 when any row is ``-`` (significantly worse by more than the tolerance) or ``!``
-        (a method that produced results in the baseline failed in the candidate), else 0.
+        1 when any row is ``-`` (significantly worse by more than the tolerance), ``r`` (not
+        reproduced in the same environment) or ``!`` (a method that produced results in the
+        baseline failed in the candidate), else 0.
 
     Notes
     -----
     McNemar's exact test conditions on the ``b + c`` discordant videos: under the null
     hypothesis each is equally likely to favour either run, so ``c ~ Binomial(b + c, 1/2)``
     [1]_. A video that failed (no prediction) counts as wrong. The paired bootstrap resamples
-    videos and recomputes both runs' statistics on the same resample [2]_.
+    videos and recomputes both runs' statistics on the same resample [2]_. Holm's step-down
+    procedure [3]_ controls the family-wise error rate; the noise test is in
+    :mod:`bench.noise`.
 
     References
     ----------
@@ -166,12 +230,19 @@ def compare_runs(baseline_dir: str | os.PathLike, candidate_dir: str | os.PathLi
        doi:10.1007/BF02295996
     .. [2] Efron, B., Tibshirani, R. J. (1993). An Introduction to the Bootstrap. Chapman &
        Hall. doi:10.1201/9780429246593
+    .. [3] Holm, S. (1979). "A simple sequentially rejective multiple test procedure".
+       Scandinavian Journal of Statistics 6(2), 65-70.
     """
     if tolerance < 0:
         raise ValueError(f"tolerance must be >= 0 points of top-1; got {tolerance}.")
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be in (0, 1); got {alpha}.")
     base, cand = load_run(baseline_dir), load_run(candidate_dir)
+    differences = environment_differences(base.environment, cand.environment,
+                                          base.run.get("packages"), cand.run.get("packages"))
+    same_environment = not differences and not statistical
+    noise = noise_summary(base.noise) if base.noise is not None else None
+    calibrated = set() if noise is None else set(zip(noise["method"], noise["fold"], strict=True))
     n_classes = len(base.classes)
     failed_units = _failed_units(cand)
     rank: dict[str, int] = {}
@@ -189,6 +260,8 @@ def compare_runs(baseline_dir: str | os.PathLike, candidate_dir: str | os.PathLi
         c_pred = cand.predictions[(cand.predictions["method"] == method)
                                   & (cand.predictions["fold"] == fold)]
         fp_b, fp_c = _fingerprint(base, b_pred, fold), _fingerprint(cand, c_pred, fold)
+        config_b, config_c = _method_config(base, method), _method_config(cand, method)
+        merged = None
         if b_pred.empty:
             row.update(mark="x", note="not in the baseline")
         elif fp_b != fp_c and not c_pred.empty:
@@ -200,20 +273,87 @@ def compare_runs(baseline_dir: str | os.PathLike, candidate_dir: str | os.PathLi
             row.update(mark="x", note="different split fingerprint")
         elif base.classes != cand.classes:
             row.update(mark="x", note="different class list")
-        elif diff := _config_difference(_method_config(base, method),
-                                        _method_config(cand, method)):
+        elif diff := _config_difference(config_b, config_c, ignore_seed=(
+                allow_seed_change and (method, fold) in calibrated)):
             row.update(mark="x", note=f"different method configuration: {diff}")
-        else:
-            row.update(_compare_unit(b_pred, c_pred, n_classes, tolerance=tolerance, alpha=alpha,
-                                     n_boot=n_boot, seed=seed))
+        elif (merged := _paired(b_pred, c_pred)) is None:
+            row.update(mark="x", note="the two runs label some videos differently")
+        if merged is not None:
+            row.update(_unit_statistics(merged, n_classes, n_boot=n_boot, seed=seed))
+            if (same_environment and config_b["seed"] == config_c["seed"]
+                    and _deterministic(base, method) and _deterministic(cand, method)):
+                row["test"] = "bitwise"
+                differing = _differing_videos(merged)
+                shown = ", ".join(differing[:5]) + (", ..." if len(differing) > 5 else "")
+                row.update(mark="r" if differing else "=",
+                           note=f"not reproduced: {len(differing)} of {len(merged)} videos "
+                                f"differ ({shown})" if differing else "")
+            else:
+                row["test"] = "noise" if (method, fold) in calibrated else "mcnemar"
         rows.append(row)
-    columns = ["method", "fold", "mark", "note", "n", "top1_base", "top1_cand", "d_top1",
+    columns = ["method", "fold", "mark", "test", "note", "n", "top1_base", "top1_cand", "d_top1",
                "d_top1_low", "d_top1_high", "d_mca", "d_mca_low", "d_mca_high", "n_worse",
-               "n_better", "p_value"]
+               "n_better", "p_value", "noise_mean", "noise_sd", "n_runs", "d_noise", "p_adjusted",
+               "detectable_drop"]
     table = pd.DataFrame(rows).reindex(columns=columns)
+    for text in ("mark", "test", "note"):
+        table[text] = table[text].astype(object)
     table["note"] = table["note"].fillna("")
-    status = int(table["mark"].isin(["-", "!"]).any())
+    _judge_statistically(table, noise, alpha=alpha, tolerance=tolerance)
+    status = int(table["mark"].isin(["-", "!", "r"]).any())
+    table.attrs["comparison"] = {
+        "same_environment": same_environment, "environment_differences": differences,
+        "forced_statistical": bool(statistical), "calibrated": noise is not None,
+        "alpha": alpha, "tolerance": tolerance,
+        "environment_keys": [(base.environment or {}).get("key"),
+                             (cand.environment or {}).get("key")],
+    }
     return table, status
+
+
+def _judge_statistically(table: pd.DataFrame, noise: pd.DataFrame | None, *, alpha: float,
+                         tolerance: float) -> None:
+    """Mark the rows whose ``test`` is ``noise`` or ``mcnemar``, with Holm across all of them.
+
+    The family is every statistically judged row of the comparison: the probability of one
+    false alarm or more across them stays at or below ``alpha``.
+    """
+    judged = np.flatnonzero(table["test"].isin(["noise", "mcnemar"]).to_numpy())
+    if not len(judged):
+        return
+    models = noise.set_index(["method", "fold"]) if noise is not None else None
+    p_drop = np.full(len(table), np.nan)
+    p_rise = np.full(len(table), np.nan)
+    for i in judged:
+        row = table.index[i]
+        r = table.loc[row]
+        if r["test"] == "noise":
+            model = models.loc[(r["method"], r["fold"])]
+            mean, sd, n_runs = float(model["mean"]), float(model["sd"]), int(model["n_runs"])
+            table.loc[row, ["noise_mean", "noise_sd", "n_runs"]] = (mean, sd, n_runs)
+            table.loc[row, "d_noise"] = r["top1_cand"] - mean
+            table.loc[row, "detectable_drop"] = minimal_detectable_drop(
+                sd, n_runs, len(judged), alpha=alpha, tolerance=tolerance)
+            p_drop[i] = drop_pvalue(r["top1_cand"], mean, sd, n_runs)
+            p_rise[i] = drop_pvalue(2 * mean - r["top1_cand"], mean, sd, n_runs)
+        else:  # McNemar's exact test is two-sided: one p-value for either direction
+            p_drop[i] = p_rise[i] = r["p_value"]
+            table.loc[row, "detectable_drop"] = _mcnemar_detectable_drop(
+                int(r["n"]), len(judged), alpha, tolerance)
+    adj_drop, adj_rise = holm_adjust(p_drop), holm_adjust(p_rise)
+    for i in judged:
+        row = table.index[i]
+        r = table.loc[row]
+        change = r["d_noise"] if r["test"] == "noise" else r["d_top1"]
+        if adj_drop[i] < alpha and change < -tolerance:
+            mark, note, p_adj = "-", "", adj_drop[i]
+        elif adj_rise[i] < alpha and change > tolerance:
+            mark, note, p_adj = "+", "", adj_rise[i]
+        else:
+            p_adj = min(adj_drop[i], adj_rise[i])
+            mark = "="
+            note = "significant but within the tolerance" if p_adj < alpha and change else ""
+        table.loc[row, ["mark", "note", "p_adjusted"]] = (mark, note, p_adj)
 
 
 def _units(data: RunData) -> list[tuple[str, int]]:
@@ -246,15 +386,50 @@ def _fmt(value: float, interval: tuple[float, float] | None = None) -> str:
     return text
 
 
+def _environment_header(info: dict[str, Any]) -> list[str]:
+    """The paragraph that says which kind of comparison was made, and why."""
+    alpha = info.get("alpha", 0.05)
+    keys = info.get("environment_keys") or [None, None]
+    if info.get("same_environment"):
+        return [f"**Same environment** (key `{keys[0]}`): deterministic methods must reproduce "
+                "the baseline's predictions byte for byte; any difference is a "
+                "reproducibility failure (`r`), whatever its size."]
+    differences = info.get("environment_differences") or []
+    if info.get("forced_statistical"):
+        why = "the statistical comparison was asked for (`--statistical`)"
+    else:
+        shown = "; ".join(differences[:6]) + ("; ..." if len(differences) > 6 else "")
+        why = (f"bitwise-equal predictions are not expected ({shown}): kernels chosen by "
+               "instruction set, library build and thread count round differently, and training "
+               "amplifies the difference")
+    if info.get("calibrated"):
+        test = ("each method's top-1 is judged against the baseline's run-to-run noise "
+                "(`noise.csv`: Student-t prediction interval over its replicate runs)")
+    else:
+        test = ("the baseline has no noise calibration, so McNemar's exact test on the paired "
+                "per-video correctness judges each method")
+    return [f"**Different environments** (keys `{keys[0]}` → `{keys[1]}`): {why}. The "
+            f"comparison is statistical: {test}, with Holm's adjustment across all methods "
+            f"(family-wise false-alarm rate ≤ {alpha:g})."]
+
+
 def comparison_markdown(table: pd.DataFrame, exit_status: int, *, baseline: str = "baseline",
                         candidate: str = "candidate",
                         tolerance: float = DEFAULT_TOLERANCE) -> str:
-    """A Markdown summary of :func:`compare_runs` for a pull-request comment."""
+    """A Markdown summary of :func:`compare_runs` for a pull-request comment.
+
+    It opens with the environment verdict (same environment: bitwise; different:
+    statistical, and why) and lists per method the change, the tests' p-values and the
+    smallest drop the comparison can detect.
+    """
+    info = table.attrs.get("comparison", {})
     counts = table["mark"].value_counts()
-    verdict = ("**Regression**: at least one method is significantly worse or failed."
-               if exit_status else "No significant regression.")
+    verdict = ("**Regression**: at least one method is significantly worse, not reproduced "
+               "or failed." if exit_status else "No significant regression.")
     rows = []
     for r in table.itertuples(index=False):
+        detectable = ("any change" if r.test == "bitwise"
+                      else f"{r.detectable_drop:.1f}" if np.isfinite(r.detectable_drop) else "")
         rows.append({
             "": f"`{r.mark}`", "method": f"`{r.method}`", "fold": str(r.fold),
             "top-1 base → cand %": (f"{r.top1_base:.1f} → {r.top1_cand:.1f}"
@@ -263,14 +438,22 @@ def comparison_markdown(table: pd.DataFrame, exit_status: int, *, baseline: str 
             "Δ mean class acc. [95 % CI]": _fmt(r.d_mca, (r.d_mca_low, r.d_mca_high)),
             "worse / better videos": (f"{int(r.n_worse)} / {int(r.n_better)}"
                                       if np.isfinite(r.n_worse) else ""),
+            "noise: mean ± sd (runs)": (f"{r.noise_mean:.1f} ± {r.noise_sd:.1f} ({int(r.n_runs)})"
+                                        if np.isfinite(r.noise_mean) else ""),
+            "test": "" if not isinstance(r.test, str) else r.test,
             "McNemar p": f"{r.p_value:.3g}" if np.isfinite(r.p_value) else "",
+            "Holm p": f"{r.p_adjusted:.3g}" if np.isfinite(r.p_adjusted) else "",
+            "detectable drop": detectable,
             "note": r.note,
         })
     legend = "; ".join(f"`{m}` {text}" for m, text in MARKS.items())
     summary = ", ".join(f"{counts.get(m, 0)} `{m}`" for m in MARKS)
-    lines = [f"### actbench comparison: `{candidate}` against `{baseline}`", "", verdict,
-             f"({summary}; tolerance {tolerance:g} points of top-1, McNemar exact test at "
-             "p < 0.05; changes in points.)", "",
+    header = _environment_header(info) if info else []
+    lines = [f"### actbench comparison: `{candidate}` against `{baseline}`", "", verdict, "",
+             *header, "",
+             f"({summary}; tolerance {tolerance:g} points of top-1; changes in points; "
+             "*detectable drop*: the smallest drop below the noise mean (or, without noise, "
+             "below the baseline) that fails the gate at the strictest Holm step.)", "",
              pd.DataFrame(rows).to_markdown(index=False, disable_numparse=True)
              if rows else "No method in either run.", "", f"Marks: {legend}.", ""]
     return "\n".join(lines)

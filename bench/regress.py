@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bench.compare import DEFAULT_TOLERANCE, compare_runs, comparison_markdown
 
-__all__ = ["default_record", "regress"]
+__all__ = ["default_record", "regress", "calibrate"]
 
 
 def default_record(reports_dir: str | os.PathLike = "reports") -> Path:
@@ -24,7 +24,8 @@ def default_record(reports_dir: str | os.PathLike = "reports") -> Path:
 def regress(record: str | os.PathLike | None = None, *, out: str | os.PathLike | None = None,
             tolerance: float = DEFAULT_TOLERANCE, jobs: int | None = None, quiet: bool = True,
             markdown: str | os.PathLike | None = None,
-            methods: Sequence[str] | None = None) -> tuple[int, str]:
+            methods: Sequence[str] | None = None, seed: int | None = None,
+            statistical: bool = False) -> tuple[int, str]:
     """Rerun ``record``'s configuration and compare the new run with it.
 
     Parameters
@@ -46,6 +47,13 @@ def regress(record: str | os.PathLike | None = None, *, out: str | os.PathLike |
         Rerun and compare only these methods of the record (same dataset, folds, seed and
         parameters); the record's other methods are left out of the comparison, and one line
         of the Markdown names them. ``None`` (default) = every method of the record.
+    seed : int, optional
+        Rerun with this seed instead of the record's: a check that the gate takes a seed change
+        (part of the noise a calibrated record's replicates span) for noise. Only the methods
+        of the record's ``noise.csv`` are compared then; the others are marked ``x``.
+    statistical : bool
+        Compare statistically even in the record's own environment
+        (:func:`bench.compare.compare_runs`).
 
     Returns
     -------
@@ -77,9 +85,11 @@ def regress(record: str | os.PathLike | None = None, *, out: str | os.PathLike |
         config = dataclasses.replace(config, methods=chosen)
     if out is None:
         out = Path(tempfile.mkdtemp(prefix="actbench-regress-")) / "run"
-    config = dataclasses.replace(config, out=str(out), jobs=jobs, quiet=quiet)
+    config = dataclasses.replace(config, out=str(out), jobs=jobs, quiet=quiet,
+                                 seed=config.seed if seed is None else int(seed))
     candidate = run_benchmark(config)
-    table, status = compare_runs(record, candidate, tolerance=tolerance, methods=chosen)
+    table, status = compare_runs(record, candidate, tolerance=tolerance, methods=chosen,
+                                 statistical=statistical, allow_seed_change=seed is not None)
     text = comparison_markdown(table, status, baseline=str(record), candidate=str(candidate),
                                tolerance=tolerance)
     if chosen is not None and (left_out := [name for name in recorded if name not in chosen]):
@@ -106,3 +116,90 @@ def _chosen_methods(methods: Sequence[str], recorded: list[str], record: Path) -
         raise RunConfigError(f"--methods: {problem} ({record}); the record's methods are: "
                              f"{', '.join(recorded)}. Pick some of those.")
     return chosen
+
+
+def calibrate(record: str | os.PathLike | None = None, *, seeds: Sequence[int],
+              jobs: int | None = None, quiet: bool = True,
+              keep: str | os.PathLike | None = None) -> Path:
+    """Rerun ``record``'s configuration with other seeds and write its ``noise.csv``.
+
+    Each seed is one replicate: the same dataset, folds, methods and parameters, with every
+    seeded choice (initialisation, data order, k-means and GMM starts, sampling) drawn again.
+    The replicates' accuracies, with the record's own as replicate 0, are what the gate of
+    :func:`bench.compare.compare_runs` calibrates to (:mod:`bench.noise`).
+
+    Parameters
+    ----------
+    record : path-like, optional
+        The release record; default :func:`default_record`.
+    seeds : sequence of int
+        Seeds of the replicates; none may be the record's own seed. At least two.
+    jobs : int, optional
+        Workers of each rerun; ``None`` = CPU count.
+    quiet : bool
+        No progress bars of the reruns.
+    keep : path-like, optional
+        Keep the replicate run directories under this folder (``seed-<S>``); default a
+        temporary folder that is removed.
+
+    Returns
+    -------
+    pathlib.Path
+        The written ``noise.csv``. ``run.json`` gains a ``noise`` entry (file, replicates with
+        their seed and environment key, how they were made).
+
+    Raises
+    ------
+    FileNotFoundError
+        When the record does not exist.
+    bench.runner.RunConfigError
+        When fewer than two seeds are given, a seed repeats, or one is the record's seed.
+    """
+    import shutil
+
+    import pandas as pd
+
+    from bench.atomic import write_csv, write_json
+    from bench.noise import NOISE_COLUMNS, NOISE_FILE, replicate_rows
+    from bench.report_data import load_run
+    from bench.runner import RunConfig, RunConfigError, run_benchmark
+
+    record = Path(record) if record is not None else default_record()
+    data = load_run(record)
+    config = RunConfig.from_dict(data.run["config"])
+    seeds = [int(s) for s in seeds]
+    if len(seeds) < 2 or len(set(seeds)) != len(seeds) or config.seed in seeds:
+        raise RunConfigError(
+            f"calibrate needs at least two distinct seeds other than the record's own "
+            f"({config.seed}); got {seeds}. Example: --seeds 1-8.")
+    own_key = (data.environment or {}).get("key")
+    rows = replicate_rows(data.predictions, replicate=0, seed=config.seed,
+                          environment=str(own_key))
+    replicates = [{"replicate": 0, "seed": config.seed, "environment": own_key}]
+    workspace = Path(keep) if keep is not None else Path(tempfile.mkdtemp(
+        prefix="actbench-calibrate-"))
+    try:
+        for index, seed in enumerate(seeds, start=1):
+            print(f"calibrate: replicate {index}/{len(seeds)} (seed {seed})", flush=True)
+            out = workspace / f"seed-{seed}"
+            run_dir = run_benchmark(dataclasses.replace(config, seed=seed, out=str(out),
+                                                        jobs=jobs, quiet=quiet))
+            rerun = load_run(run_dir)
+            key = (rerun.environment or {}).get("key")
+            rows += replicate_rows(rerun.predictions, replicate=index, seed=seed,
+                                   environment=str(key))
+            replicates.append({"replicate": index, "seed": seed, "environment": key})
+    finally:
+        if keep is None:
+            shutil.rmtree(workspace, ignore_errors=True)
+    noise_path = record / NOISE_FILE
+    write_csv(noise_path, pd.DataFrame(rows).reindex(columns=list(NOISE_COLUMNS)))
+    run = dict(data.run)
+    run["noise"] = {
+        "file": NOISE_FILE,
+        "replicates": replicates,
+        "how": ("the record's configuration rerun with each seed (python -m bench calibrate); "
+                "replicate 0 is the record itself"),
+    }
+    write_json(record / "run.json", run)
+    return noise_path

@@ -1,4 +1,5 @@
-"""Reading a run directory back: ``run.json``, ``results.csv``, ``predictions.csv``, ``failures.csv``.
+"""Reading a run directory back: ``run.json``, ``results.csv``, ``predictions.csv``, ``failures.csv``
+(and a release record's ``noise.csv``).
 
 The report, the comparison and the history all start here, so that each of them works from
 the run directory alone (DESIGN contract 4) and agrees on how a file is parsed.
@@ -14,6 +15,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from bench.noise import NOISE_COLUMNS, NOISE_FILE
 
 __all__ = [
     "RunData",
@@ -45,6 +48,8 @@ class RunData:
         (no prediction) is NaN.
     failures : DataFrame
         ``failures.csv`` (empty frame with the right columns when the file is absent).
+    noise : DataFrame or None
+        ``noise.csv`` of a calibrated release record (:mod:`bench.noise`), else ``None``.
     """
 
     run_dir: Path
@@ -52,11 +57,17 @@ class RunData:
     results: pd.DataFrame
     predictions: pd.DataFrame
     failures: pd.DataFrame
+    noise: pd.DataFrame | None = None
 
     @property
     def classes(self) -> list[str]:
         """Class names in label order."""
         return list(self.run.get("dataset", {}).get("classes", []))
+
+    @property
+    def environment(self) -> dict[str, Any] | None:
+        """``run.json["environment"]`` (:func:`bench.environment.environment_info`), if any."""
+        return self.run.get("environment") or None
 
     @property
     def methods(self) -> dict[str, dict[str, Any]]:
@@ -128,7 +139,11 @@ def load_run(run_dir: str | os.PathLike) -> RunData:
     for col in ("ci_low", "ci_high"):
         if col in results.columns:
             results[col] = pd.to_numeric(results[col], errors="coerce")
-    return RunData(run_dir, run, results, predictions, failures)
+    noise = None
+    if (run_dir / NOISE_FILE).is_file():
+        noise = _read_csv(run_dir / NOISE_FILE, NOISE_COLUMNS)
+        noise["fold"] = noise["fold"].astype(int)
+    return RunData(run_dir, run, results, predictions, failures, noise)
 
 
 def parse_scores(scores: pd.Series, n_classes: int) -> np.ndarray:

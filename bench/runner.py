@@ -615,13 +615,26 @@ def _write_report(run_dir: Path) -> None:
 
 
 # ------------------------------------------------------------------------------- main
+def _resolved_device(device: str) -> str:
+    """``"cuda"`` when ``device`` asks for it (or ``"auto"`` finds it), else ``"cpu"``."""
+    if device == "cpu":
+        return "cpu"
+    try:
+        import torch
+    except ImportError:
+        return "cpu"
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def _run_record(config: RunConfig, manifest: Manifest, folds: Sequence[int], missing: list[str],
                 probe_failed, created: str) -> dict[str, Any]:
     from bench import __version__
+    from bench.environment import environment_info
     from bench.methods import get_method
     from bench.runinfo import git_commit, machine_info, package_versions
 
     git = git_commit()
+    packages = package_versions()
     methods = {}
     for name in config.methods or []:
         entry = get_method(name)
@@ -636,7 +649,8 @@ def _run_record(config: RunConfig, manifest: Manifest, folds: Sequence[int], mis
         "git_commit": git["commit"],
         "git_dirty": git["dirty"],
         "machine": machine_info(),
-        "packages": package_versions(),
+        "packages": packages,
+        "environment": environment_info(_resolved_device(config.device), packages),
         "dataset": {
             "name": manifest.dataset,
             "root": str(manifest.root),

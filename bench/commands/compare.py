@@ -8,8 +8,18 @@ import argparse
 #: the CLI parser does not import pandas.
 DEFAULT_TOLERANCE = 2.0
 
-HELP = ("compare two run directories per method and fold (McNemar + paired bootstrap); "
-        "exit 1 on a significant regression")
+HELP = ("compare two run directories per method and fold (bitwise in one environment, "
+        "statistical across environments); exit 1 on a regression")
+
+
+def add_simulate_isa_argument(parser: argparse.ArgumentParser) -> None:
+    """``--simulate-isa NAME`` (bench.environment.SIMULATED_ISAS), shared by run and regress."""
+    from bench.environment import SIMULATED_ISAS
+
+    parser.add_argument("--simulate-isa", choices=tuple(SIMULATED_ISAS), default=None,
+                        help="run in a child process whose numpy / torch / OpenCV / numba pick "
+                             "the kernels of this older instruction set (the cross-machine "
+                             "case on one machine)")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,7 +28,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE,
                         help="points of top-1 a significant drop must exceed to fail")
     parser.add_argument("--alpha", type=float, default=0.05,
-                        help="significance level of McNemar's exact test")
+                        help="family-wise error rate of the statistical comparison (Holm "
+                             "across all methods)")
+    parser.add_argument("--statistical", action="store_true",
+                        help="compare statistically even when the two runs share an "
+                             "environment (default there: predictions must be identical)")
+    parser.add_argument("--allow-seed-change", action="store_true",
+                        help="compare a candidate run with another seed than the baseline's, "
+                             "for the methods the baseline's noise.csv calibrates")
     parser.add_argument("--n-boot", type=int, default=2000, help="paired bootstrap resamples")
     parser.add_argument("--markdown", metavar="FILE", default=None,
                         help="write the Markdown table to FILE instead of stdout (for a PR comment)")
@@ -29,7 +46,9 @@ def main(args: argparse.Namespace) -> int:
     from bench.compare import compare_runs, comparison_markdown
 
     table, status = compare_runs(args.baseline, args.candidate, tolerance=args.tolerance,
-                                 alpha=args.alpha, n_boot=args.n_boot)
+                                 alpha=args.alpha, n_boot=args.n_boot,
+                                 statistical=args.statistical,
+                                 allow_seed_change=args.allow_seed_change)
     text = comparison_markdown(table, status, baseline=args.baseline, candidate=args.candidate,
                                tolerance=args.tolerance)
     if args.markdown:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench.commands.compare import DEFAULT_TOLERANCE
+from bench.commands.compare import DEFAULT_TOLERANCE, add_simulate_isa_argument
 
 HELP = ("rerun a release record's config (default reports/<version>/quick) and compare; "
         "exit 1 on a significant regression")
@@ -25,6 +25,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--methods", default=None, metavar="A,B,...",
                         help="rerun and compare only these methods of the record "
                              "(default: all of them)")
+    parser.add_argument("--seed", type=int, default=None, metavar="S",
+                        help="rerun with this seed instead of the record's (a calibrated "
+                             "record's replicates span seeds, so the gate must take it for noise)")
+    parser.add_argument("--statistical", action="store_true",
+                        help="compare statistically even in the record's own environment")
+    add_simulate_isa_argument(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -36,7 +42,7 @@ def main(args: argparse.Namespace) -> int:
     try:
         status, text = regress(args.record, out=args.out, tolerance=args.tolerance,
                                jobs=args.jobs, quiet=args.quiet, markdown=args.markdown,
-                               methods=methods)
+                               methods=methods, seed=args.seed, statistical=args.statistical)
     except (FileNotFoundError, RunConfigError) as exc:
         print(f"regress: {exc}", file=sys.stderr)
         return 2

@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from bench.commands.compare import add_simulate_isa_argument
+
 HELP = "run methods on a dataset's folds and write a run directory (results, predictions, report)"
 
 _SUPPRESS = argparse.SUPPRESS
@@ -66,6 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
            "fingerprints, keep the finished (method, fold) units and redo the rest "
            "(only --quiet is taken from the command line)")
     a("--quiet", action="store_true", default=_SUPPRESS, help="no progress bars")
+    add_simulate_isa_argument(parser)
     a("--max-failure-rate", type=float, metavar="F", default=_SUPPRESS,
       help="stop the run (exit status 2) when more than this share of the videos fail "
            "(probe or inside a method); default: 0.05")
@@ -84,6 +87,7 @@ def _config_from_args(args: argparse.Namespace):
     config = RunConfig.from_toml(given.pop("config")) if "config" in given else RunConfig()
     given.pop("verb", None)
     given.pop("resume", None)
+    given.pop("simulate_isa", None)
     overrides: dict = {}
     dataset_options = dict(config.dataset_options)
     for dest, option in _DATASET_OPTIONS.items():
@@ -115,7 +119,7 @@ def main(args: argparse.Namespace) -> int:
 
     if args.resume is not None:
         ignored = sorted(k for k in vars(args) if not k.startswith("_")
-                         and k not in ("verb", "resume", "quiet"))
+                         and k not in ("verb", "resume", "quiet", "simulate_isa"))
         if ignored:
             print(f"warning: --resume reuses the run's own config; ignoring {ignored}",
                   file=sys.stderr)

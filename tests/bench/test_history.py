@@ -101,8 +101,17 @@ def test_regress_fails_when_the_code_is_worse_than_the_record(record, tmp_path):
     md = tmp_path / "gate.md"
     status = cli_main(["regress", "--record", str(better), "--out", str(tmp_path / "rerun"),
                        "--quiet", "--markdown", str(md)])
+    # Same machine, same packages: the rerun cannot reproduce the tampered record's bytes.
+    text = md.read_text()
     assert status == 1
-    assert "**Regression**" in md.read_text() and "| `-`" in md.read_text()
+    assert "**Regression**" in text and "**Same environment**" in text and "| `r`" in text
+    assert "not reproduced: 1" in text  # chance's wrong videos of each fold, named
+    # Judged statistically instead, the drop is significant (McNemar + Holm) and fails too.
+    status = cli_main(["regress", "--record", str(better), "--out", str(tmp_path / "rerun2"),
+                       "--quiet", "--markdown", str(md), "--statistical"])
+    text = md.read_text()
+    assert status == 1 and "| `-`" in text and "| `r`" not in text
+    assert "--statistical" in text
 
 
 def test_regress_without_a_record_says_so(tmp_path, capsys):
