@@ -61,14 +61,14 @@ KERNEL_ENV_VARS = ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "ATEN_CPU_CAPABILIT
 #: The variable that marks a process started under a simulated instruction set.
 SIMULATED_ISA_MARKER = "ACTBENCH_SIMULATED_ISA"
 
-_OPENCV_AVX512 = "AVX512_SKX,AVX512_COMMON,AVX512_KNL,AVX512_KNM,AVX512_CNL"
-_AVX512_OFF = "AVX512F AVX512CD AVX512_SKX AVX512_CLX AVX512_CNL AVX512_ICL AVX512_SPR"
+_OPENCV_AVX512 = "AVX512-SKX,AVX512-COMMON"
+_NUMPY_AVX512 = "X86_V4 AVX512_ICL AVX512_SPR"  # numpy 2.4's dispatch targets above AVX2
 #: Instruction sets this machine can pretend to stop at: variables per library.
 SIMULATED_ISAS: dict[str, dict[str, str]] = {
     "avx2": {  # a Haswell-to-Zen 3 machine: AVX2 + FMA, no AVX-512
         "ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2",
         "MKL_ENABLE_INSTRUCTIONS": "AVX2", "OPENBLAS_CORETYPE": "Haswell",
-        "NUMBA_CPU_NAME": "haswell", "NPY_DISABLE_CPU_FEATURES": _AVX512_OFF,
+        "NUMBA_CPU_NAME": "haswell", "NPY_DISABLE_CPU_FEATURES": _NUMPY_AVX512,
         "OPENCV_CPU_DISABLE": _OPENCV_AVX512,
     },
     "avx512_core": {  # a Skylake-SP machine: AVX-512 without VNNI, BF16 or AMX
@@ -78,8 +78,7 @@ SIMULATED_ISAS: dict[str, dict[str, str]] = {
     "sse41": {  # a pre-2011 machine: no AVX at all
         "ONEDNN_MAX_CPU_ISA": "SSE41", "ATEN_CPU_CAPABILITY": "default",
         "MKL_ENABLE_INSTRUCTIONS": "SSE4_2", "OPENBLAS_CORETYPE": "Nehalem",
-        "NUMBA_CPU_NAME": "nehalem", "NPY_DISABLE_CPU_FEATURES": "AVX AVX2 FMA3 F16C "
-                                                               + _AVX512_OFF,
+        "NUMBA_CPU_NAME": "nehalem", "NPY_DISABLE_CPU_FEATURES": "X86_V3 " + _NUMPY_AVX512,
         "OPENCV_CPU_DISABLE": "AVX,AVX2,FMA3,FP16," + _OPENCV_AVX512,
     },
 }
@@ -160,13 +159,26 @@ def _threadpools() -> list[dict[str, Any]]:
     return sorted(pools, key=lambda p: json.dumps(p, sort_keys=True, default=str))
 
 
+def _numpy_facts() -> dict[str, Any]:
+    """numpy's version and the SIMD dispatch targets it uses on this CPU."""
+    import numpy as np
+
+    try:
+        from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+    except ImportError:  # numpy < 2
+        return {"version": np.__version__, "simd_dispatch": None}
+    return {"version": np.__version__,
+            "simd_dispatch": [t for t in __cpu_dispatch__ if __cpu_features__.get(t)]}
+
+
 def _opencv_facts() -> dict[str, Any] | None:
     try:
         import cv2
     except ImportError:
         return None
     return {"version": cv2.__version__, "num_threads": cv2.getNumThreads(),
-            "optimized": bool(cv2.useOptimized())}
+            "optimized": bool(cv2.useOptimized()),
+            "cpu_features": cv2.getCPUFeaturesLine()}  # "?": compiled, switched off
 
 
 def _numba_target() -> dict[str, Any] | None:
@@ -199,7 +211,8 @@ def environment_info(device: str = "cpu", packages: dict[str, Any] | None = None
         the OS does not tell), ``device``, ``torch`` (CPU capability, threads, oneDNN / MKL /
         OpenMP, CUDA / cuDNN, GPUs), ``threadpools`` (threadpoolctl: BLAS and OpenMP
         libraries, versions, thread counts, OpenBLAS core type), ``numba`` (LLVM target CPU),
-        ``opencv`` (threads, optimised code on),
+        ``numpy`` (SIMD dispatch targets in use), ``opencv`` (threads, optimised code on,
+        dispatched CPU features),
         ``kernel_env`` (those of :data:`KERNEL_ENV_VARS` that are set), ``simulated_isa``
         (the name when the process runs under :data:`SIMULATED_ISAS`, else ``None``), and
         ``key``: :func:`environment_key` of the rest and of ``packages``.
@@ -213,6 +226,7 @@ def environment_info(device: str = "cpu", packages: dict[str, Any] | None = None
         "device": device,
         "torch": _torch_facts(),
         "threadpools": _threadpools(),
+        "numpy": _numpy_facts(),
         "numba": _numba_target(),
         "opencv": _opencv_facts(),
         "kernel_env": {k: os.environ[k] for k in KERNEL_ENV_VARS if k in os.environ},
@@ -256,9 +270,17 @@ def environment_differences(base: dict[str, Any] | None, cand: dict[str, Any] | 
         elif a != b:
             out.append(f"{where}: {_short(a)} -> {_short(b)}")
 
-    walk(_key_facts(base), _key_facts(cand), "")
+    facts_b, facts_c = _key_facts(base), _key_facts(cand)
+    first = [k for k in _DIFFERENCE_ORDER if k in facts_b or k in facts_c]
+    for k in first + sorted((set(facts_b) | set(facts_c)) - set(first)):
+        walk(facts_b.get(k), facts_c.get(k), k)
     walk(base_packages or {}, cand_packages or {}, "packages")
     return out
+
+
+#: The facts that explain a difference best come first in :func:`environment_differences`.
+_DIFFERENCE_ORDER = ("simulated_isa", "cpu_model", "cpu_flags", "device", "torch", "numpy",
+                     "numba", "threadpools", "opencv", "kernel_env")
 
 
 def _short(value: Any) -> str:

@@ -13,7 +13,7 @@ import pytest
 from _report_runs import CLASSES, make_run, noisy, perfect, write_metrics
 
 from bench.cli import main as cli_main
-from bench.compare import compare_runs
+from bench.compare import compare_runs, comparison_markdown
 
 
 def _suite():
@@ -188,3 +188,123 @@ def test_bad_arguments_are_clear_errors(baseline, tmp_path):
         compare_runs(baseline, baseline, tolerance=-1)
     with pytest.raises(FileNotFoundError, match="run directory"):
         compare_runs(baseline, tmp_path / "nowhere")
+
+
+# ------------------------------------------------------------------ environments and noise
+def _set_environment(run_dir: Path, cpu_model: str, device: str = "cpu") -> None:
+    """Give a hand-made run an environment record (as bench.environment writes it)."""
+    from bench.environment import environment_key
+
+    record = json.loads((run_dir / "run.json").read_text())
+    info = {"cpu_model": cpu_model, "cpu_flags": {"avx2": True, "avx512f": "AVX-512" in cpu_model},
+            "device": device, "kernel_env": {}}
+    info["key"] = environment_key(info, record["packages"])
+    record["environment"] = info
+    (run_dir / "run.json").write_text(json.dumps(record))
+
+
+def _write_noise(run_dir: Path, sd_points: float, n_runs: int = 9, seed: int = 5) -> None:
+    """A noise.csv: the record itself plus replicates spread around it by ``sd_points``."""
+    from bench.noise import replicate_rows
+    from bench.report_data import load_run
+
+    data = load_run(run_dir)
+    own = pd.DataFrame(replicate_rows(data.predictions, replicate=0, seed=0, environment="e"))
+    rng = np.random.default_rng(seed)
+    rows = [own]
+    for r in range(1, n_runs):
+        other = own.copy()
+        moved = np.round((own["top1"] + rng.normal(0, sd_points / 100, len(own))) * own["n"])
+        other["n_correct"] = np.clip(moved, 0, own["n"]).astype(int)
+        other["top1"] = other["n_correct"] / other["n"]
+        other["replicate"], other["seed"] = r, r
+        rows.append(other)
+    pd.concat(rows).to_csv(run_dir / "noise.csv", index=False)
+
+
+@pytest.fixture()
+def calibrated(tmp_path) -> Path:
+    """The baseline made on an AVX-512 machine, with 9 runs of noise (sd 5 points)."""
+    record = _copy(make_run(tmp_path / "src", _suite(), per_class=12), tmp_path / "record")
+    _set_environment(record, "Vendor CPU with AVX-512")
+    _write_noise(record, 5.0)
+    return record
+
+
+def test_same_environment_identical_predictions_are_equal_and_any_change_is_named(
+        calibrated, tmp_path):
+    table, status = compare_runs(calibrated, calibrated)
+    assert status == 0 and set(table["mark"]) == {"="} and set(table["test"]) == {"bitwise"}
+    assert table.attrs["comparison"]["same_environment"]
+    candidate = _copy(calibrated, tmp_path / "cand")
+    preds = pd.read_csv(candidate / "predictions.csv", dtype={"video_id": str})
+    steady = preds.index[preds["method"] == "steady"]
+    preds.loc[steady[7], "scores"] = preds.loc[steady[7], "scores"].replace("1 ", "0.999999 ", 1)
+    preds.to_csv(candidate / "predictions.csv", index=False)  # same label, other score bytes
+    table, status = compare_runs(calibrated, candidate)
+    rows = table.set_index("method")
+    video = preds.loc[steady[7], "video_id"]
+    assert status == 1 and rows.loc["steady", "mark"] == "r"
+    assert rows.loc["steady", "note"] == f"not reproduced: 1 of {len(steady)} videos differ " \
+                                         f"({video})"
+    assert rows.loc["victim", "mark"] == "=" and rows.loc["steady", "d_top1"] == 0
+    text = comparison_markdown(table, status)
+    assert "**Same environment**" in text and "| `r`" in text
+    # --statistical: the same runs judged by the noise test pass (no accuracy changed).
+    table, status = compare_runs(calibrated, candidate, statistical=True)
+    assert status == 0 and set(table["test"]) == {"noise"} and set(table["mark"]) == {"="}
+
+
+def test_another_machine_is_judged_against_the_noise_and_the_header_says_why(
+        calibrated, tmp_path):
+    candidate = _copy(calibrated, tmp_path / "cand")
+    _set_environment(candidate, "Vendor CPU with AVX2 only")
+    n_changed = _break_correct(candidate, "steady", 0.05)  # a few videos: numerics noise
+    table, status = compare_runs(calibrated, candidate)
+    rows = table.set_index("method")
+    assert n_changed >= 2 and status == 0 and set(table["mark"]) == {"="}
+    assert set(table["test"]) == {"noise"}
+    assert rows["n_runs"].eq(9).all() and (rows["detectable_drop"] > 2).all()
+    info = table.attrs["comparison"]
+    assert not info["same_environment"] and info["calibrated"]
+    assert any(d.startswith("cpu_model:") for d in info["environment_differences"])
+    text = comparison_markdown(table, status)
+    assert "**Different environments**" in text and "cpu_model: Vendor CPU with AVX-512" in text
+    assert "bitwise-equal predictions are not expected" in text and "Holm" in text
+    # 60 % of the victim's correct predictions turned wrong: far beyond the noise.
+    _break_correct(candidate, "victim", 0.6, seed=2)
+    table, status = compare_runs(calibrated, candidate)
+    rows = table.set_index("method")
+    assert status == 1 and rows.loc["victim", "mark"] == "-"
+    assert rows.loc["victim", "p_adjusted"] < 0.05 and rows.loc["steady", "mark"] == "="
+    assert -rows.loc["victim", "d_noise"] > rows.loc["victim", "detectable_drop"]
+
+
+def test_a_seed_change_is_noise_only_for_a_calibrated_record(calibrated, tmp_path):
+    candidate = _copy(calibrated, tmp_path / "cand")
+    record = json.loads((candidate / "run.json").read_text())
+    record["seed"] = record["config"]["seed"] = 11
+    (candidate / "run.json").write_text(json.dumps(record))
+    table, _ = compare_runs(calibrated, candidate)
+    assert set(table["mark"]) == {"x"} and table["note"].str.contains("seed").all()
+    table, status = compare_runs(calibrated, candidate, allow_seed_change=True)
+    assert status == 0 and set(table["test"]) == {"noise"}  # another seed: never bitwise
+    (calibrated / "noise.csv").unlink()
+    table, _ = compare_runs(calibrated, candidate, allow_seed_change=True)
+    assert set(table["mark"]) == {"x"}  # without replicates over seeds, a seed is a config
+
+
+def test_without_noise_mcnemar_is_holm_adjusted_across_methods(baseline, tmp_path):
+    candidate = _copy(baseline, tmp_path / "cand")
+    n_changed = _break_correct(candidate, "victim", 0.3)
+    table, _ = compare_runs(baseline, candidate)
+    rows = table.set_index("method")
+    assert set(table["test"]) == {"mcnemar"}
+    raw = rows["p_value"].to_numpy()
+    order = np.argsort(raw, kind="stable")
+    expected = np.maximum.accumulate(np.minimum(1, (len(raw) - np.arange(len(raw)))
+                                                * raw[order]))
+    np.testing.assert_allclose(rows["p_adjusted"].to_numpy()[order], expected)
+    assert rows.loc["victim", "p_value"] == pytest.approx(_mcnemar_exact(n_changed, 0))
+    # k videos all lost: detectable when 2 / 2**k < 0.05 / 3, i.e. k = 7 of 72 videos
+    assert rows.loc["victim", "detectable_drop"] == pytest.approx(100 * 7 / 72)

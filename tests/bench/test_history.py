@@ -161,3 +161,36 @@ def test_regress_methods_reruns_and_compares_only_the_chosen_methods(record, tmp
     err = capsys.readouterr().err
     assert "nope" in err and "the record's methods are: chance, chance_twin" in err
     assert not (tmp_path / "never").exists()
+
+
+def test_calibrate_then_the_gate_under_a_simulated_instruction_set(record, tmp_path, capsys):
+    """The cross-machine case on one machine: the rerun's libraries pick AVX2 kernels."""
+    calibrated = tmp_path / "calibrated"
+    shutil.copytree(record, calibrated)
+    assert cli_main(["calibrate", "--record", str(calibrated), "--seeds", "1-4",
+                     "--quiet"]) == 0
+    assert "wrote" in capsys.readouterr().out
+    noise = pd.read_csv(calibrated / "noise.csv")
+    assert sorted(noise["replicate"].unique()) == [0, 1, 2, 3, 4]
+    assert sorted(noise["seed"].unique()) == [0, 1, 2, 3, 4]
+    assert len(noise) == 5 * 2  # chance x 2 folds per replicate
+    own = pd.read_csv(calibrated / "predictions.csv")
+    fold1 = own[own["fold"] == 1]
+    assert noise.query("replicate == 0 and fold == 1")["n_correct"].item() == (
+        fold1["label"] == fold1["prediction"]).sum()
+    entry = json.loads((calibrated / "run.json").read_text())["noise"]
+    assert [r["seed"] for r in entry["replicates"]] == [0, 1, 2, 3, 4]
+    # the record's own seed, or a single seed, is not a calibration
+    assert cli_main(["calibrate", "--record", str(calibrated), "--seeds", "0,1"]) == 2
+    md = tmp_path / "gate.md"
+    status = cli_main(["regress", "--record", str(calibrated), "--out", str(tmp_path / "rerun"),
+                       "--quiet", "--markdown", str(md), "--simulate-isa", "avx2"])
+    text = md.read_text()
+    assert status == 0, text
+    assert "**Different environments**" in text and "simulated_isa: null -> avx2" in text
+    assert text.count("| noise ") == 2 and "No significant regression" in text
+    rerun = json.loads((tmp_path / "rerun" / "run.json").read_text())["environment"]
+    assert rerun["simulated_isa"] == "avx2" and rerun["numba"]["cpu_name"] == "haswell"
+    # a seed the record was not made with is noise too, for a calibrated record
+    status, text = regress(calibrated, out=tmp_path / "seeded", seed=17)
+    assert status == 0 and text.count("| noise ") == 2

@@ -58,3 +58,24 @@ def test_run_quick_chance_on_synthetic(tmp_path):
     top1 = results.loc[results["metric"] == "top1", "value"].iloc[0]
     assert top1 == pytest.approx(accuracy_score(preds["label"], preds["prediction"]))
     assert (out_dir / "report.md").is_file()
+
+
+def test_same_environment_twice_gives_byte_identical_predictions(tmp_path):
+    """A classical and a deep method, run twice here: the same bytes, and compare says why."""
+    env = dict(os.environ)
+    env.setdefault("ACTBENCH_HOME", str(tmp_path / "home"))
+    runs = []
+    for name in ("a", "b"):
+        out = _bench("run", "--quick", "--methods", "hof_bow_svm,c3d", "--out",
+                     str(tmp_path / name), "--quiet", "--option", "n_boot=50", env=env)
+        assert out.returncode == 0, out.stderr
+        runs.append(tmp_path / name)
+    first = (runs[0] / "predictions.csv").read_bytes()
+    assert first == (runs[1] / "predictions.csv").read_bytes()
+    assert len(pd.read_csv(runs[0] / "predictions.csv")) == 2 * 108
+    records = [json.loads((r / "run.json").read_text())["environment"] for r in runs]
+    assert records[0]["key"] == records[1]["key"] and records[0]["device"] == "cpu"
+    out = _bench("compare", str(runs[0]), str(runs[1]), env=env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "**Same environment**" in out.stdout
+    assert out.stdout.count("| bitwise ") == 2 and out.stdout.count("| `=`") == 2
