@@ -308,3 +308,20 @@ def test_without_noise_mcnemar_is_holm_adjusted_across_methods(baseline, tmp_pat
     assert rows.loc["victim", "p_value"] == pytest.approx(_mcnemar_exact(n_changed, 0))
     # k videos all lost: detectable when 2 / 2**k < 0.05 / 3, i.e. k = 7 of 72 videos
     assert rows.loc["victim", "detectable_drop"] == pytest.approx(100 * 7 / 72)
+
+
+def test_on_cuda_only_a_deterministic_method_is_held_to_the_same_bytes(tmp_path):
+    record = make_run(tmp_path / "record", _suite(), per_class=12)
+    _set_environment(record, "Vendor CPU", device="cuda")
+    candidate = _copy(record, tmp_path / "cand")
+    _break_correct(candidate, "steady", 0.05)
+    table, status = compare_runs(record, candidate)
+    assert status == 0 and set(table["test"]) == {"mcnemar"}  # cuDNN may differ run to run
+    for run_dir in (record, candidate):
+        run = json.loads((run_dir / "run.json").read_text())
+        run["config"]["method_params"] = {"steady": {"deterministic": True}}
+        (run_dir / "run.json").write_text(json.dumps(run))
+    table, status = compare_runs(record, candidate)
+    rows = table.set_index("method")
+    assert status == 1 and rows.loc["steady", "mark"] == "r"
+    assert rows.loc["steady", "test"] == "bitwise" and rows.loc["victim", "test"] == "mcnemar"
