@@ -148,7 +148,7 @@ def _threadpools() -> list[dict[str, Any]]:
         from threadpoolctl import threadpool_info
     except ImportError:
         return []
-    for module in ("numpy", "scipy.linalg", "sklearn.cluster", "torch"):
+    for module in ("numpy", "scipy.linalg", "sklearn.cluster", "torch", "cv2"):
         try:
             importlib.import_module(module)
         except ImportError:

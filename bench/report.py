@@ -165,6 +165,7 @@ def _summary_section(data: RunData) -> list[str]:
         ("packages", ", ".join(f"{k} {v}" for k, v in packages.items()) or "–"),
     ]
     lines = ["## Run summary", "", _markdown(pd.DataFrame(facts, columns=["", "value"])), ""]
+    lines += _environment_lines(data.environment)
     peak = run.get("peak_memory") or {}
     if peak.get("peak_rss_main_mib") is not None:
         lines += [f"Peak memory: main process {float(peak['peak_rss_main_mib']):.0f} MiB, "
@@ -180,6 +181,76 @@ def _summary_section(data: RunData) -> list[str]:
         lines += ["Folds (results are comparable only between runs with the same fingerprint):",
                   "", _markdown(pd.DataFrame(fold_rows).fillna("–")), ""]
     return lines
+
+
+def _environment_lines(env: dict[str, Any] | None) -> list[str]:
+    """The numerical environment (bench.environment): what decides bitwise reproducibility."""
+    if not env:
+        return ["Numerical environment: not recorded (a run written before actbench recorded "
+                "it): `compare` treats it as another environment.", ""]
+    flags = env.get("cpu_flags") or {}
+    torch = env.get("torch") or {}
+    pools = "; ".join(
+        f"{p.get('internal_api')} {p.get('version') or ''} ({p.get('prefix')}"
+        + (f", {p['architecture']}" if p.get("architecture") else "")
+        + f", {p.get('num_threads')} threads)" for p in env.get("threadpools") or [])
+    numba = env.get("numba") or {}
+    numpy = env.get("numpy") or {}
+    opencv = env.get("opencv") or {}
+    facts = [
+        ("environment key", f"`{env.get('key')}` (runs with the same key must give the same "
+                            "bytes; across keys only a statistical comparison is meaningful)"),
+        ("simulated instruction set", str(env.get("simulated_isa") or "none")),
+        ("CPU", f"{env.get('cpu_model') or '?'} ({env.get('cpu_count')} logical CPUs)"),
+        ("kernel-selecting CPU flags", ", ".join(f for f, on in flags.items() if on) or "–"),
+        ("device", str(env.get("device"))),
+        ("torch", f"{torch.get('version')}, CPU capability {torch.get('cpu_capability')}, "
+                  f"{torch.get('num_threads')} threads, oneDNN {torch.get('onednn')}, "
+                  f"MKL {torch.get('mkl')}, OpenMP {torch.get('openmp')}, "
+                  f"CUDA {torch.get('cuda')}, cuDNN {torch.get('cudnn')}"
+                  + (f", GPUs {', '.join(torch['gpus'])}" if torch.get("gpus") else "")
+         if torch else "not installed"),
+        ("BLAS / OpenMP (threadpoolctl)", pools or "–"),
+        ("numpy SIMD dispatch", ", ".join(numpy.get("simd_dispatch") or []) or "baseline only"),
+        ("numba target CPU", str(numba.get("cpu_name"))),
+        ("OpenCV CPU features", f"{opencv.get('cpu_features')} ({opencv.get('num_threads')} "
+                                "threads)" if opencv else "–"),
+        ("kernel variables set", ", ".join(f"{k}={v}" for k, v in
+                                           (env.get("kernel_env") or {}).items()) or "none"),
+    ]
+    return ["Numerical environment (what decides bitwise reproducibility):", "",
+            _markdown(pd.DataFrame(facts, columns=["", "value"])), ""]
+
+
+def _noise_section(data: RunData) -> list[str]:
+    """Run-to-run noise of a calibrated release record (``noise.csv``) and what it can detect."""
+    from bench.compare import DEFAULT_TOLERANCE
+    from bench.noise import minimal_detectable_drop, noise_summary
+
+    if data.noise is None:
+        return []
+    summary = noise_summary(data.noise)
+    seeds = sorted(data.noise["seed"].unique())
+    alpha = 0.05
+    table = pd.DataFrame({
+        "method": summary["method"].map(lambda m: f"`{m}`"),
+        "fold": summary["fold"].astype(str),
+        "runs": summary["n_runs"].astype(str),
+        "top-1 % mean ± sd": [f"{r.mean:.1f} ± {r.sd_raw:.1f}" for r in summary.itertuples()],
+        "min – max": [f"{r.min:.1f} – {r.max:.1f}" for r in summary.itertuples()],
+        "detectable drop (points)": [
+            f"{minimal_detectable_drop(r.sd, r.n_runs, len(summary), alpha=alpha, tolerance=DEFAULT_TOLERANCE):.1f}"  # noqa: E501
+            for r in summary.itertuples()],
+    })
+    return ["## Run-to-run noise", "",
+            f"This record was rerun with seeds {', '.join(map(str, seeds))} (the record itself is "
+            "the first); the spread of each method's top-1 over these runs is the noise the "
+            "regression gate is calibrated to. A drop fails the gate when it is significant "
+            f"against this noise after Holm's adjustment across all methods (family-wise "
+            f"α = {alpha:g}) and larger than {DEFAULT_TOLERANCE:g} points; the *detectable drop* "
+            "is the drop below the mean that fails it whatever the other methods do (the sd "
+            "used is floored at one video). See the README, *Release records and the "
+            "regression gate*.", "", _markdown(table), ""]
 
 
 def _leaderboard_section(summary: pd.DataFrame, per_fold: pd.DataFrame) -> list[str]:
@@ -536,7 +607,9 @@ def write_report(run_dir: str | os.PathLike, *,
              "[per-class F1](#per-class-f1) · [the history of the field]"
              "(#the-history-of-the-field) · [what each generation added]"
              "(#what-each-generation-added) · [confusion matrices](#confusion-matrices) · "
-             "[training](#training) · [failures](#failures)", ""]
+             "[training](#training) · "
+             + ("[run-to-run noise](#run-to-run-noise) · " if data.noise is not None else "")
+             + "[failures](#failures)", ""]
     if data.run.get("status") != "complete":
         lines += [f"> **This run is not complete** (status: {data.run.get('status')!r}); "
                   "numbers cover the finished units only.", ""]
@@ -547,6 +620,7 @@ def write_report(run_dir: str | os.PathLike, *,
                       solve_threshold)
     lines += _guarded("Confusion matrices", _confusion_section, data, order, figures)
     lines += _guarded("Training", _training_section, data, figures)
+    lines += _guarded("Run-to-run noise", _noise_section, data)
     lines += _failures_section(data)
     path = data.run_dir / "report.md"
     write_text(path, "\n".join(lines).rstrip() + "\n")
