@@ -39,7 +39,7 @@ import pandas as pd
 
 from bench.environment import environment_differences
 from bench.noise import drop_pvalue, holm_adjust, minimal_detectable_drop, noise_summary
-from bench.report_data import RunData, correct_mask, load_run, method_order
+from bench.report_data import RunData, class_mean_of_correct, correct_mask, load_run, method_order
 
 __all__ = ["compare_runs", "comparison_markdown", "MARKS", "DEFAULT_TOLERANCE"]
 
@@ -94,11 +94,6 @@ def _paired_bootstrap(labels: np.ndarray, right_base: np.ndarray, right_cand: np
     return out
 
 
-def _mean_class_accuracy(labels: np.ndarray, right: np.ndarray) -> float:
-    classes = np.unique(labels)
-    return float(np.mean([right[labels == c].mean() for c in classes]))
-
-
 def _paired(base: pd.DataFrame, cand: pd.DataFrame) -> pd.DataFrame | None:
     """The two runs' predictions of one unit joined on ``video_id`` (``None``: labels differ).
 
@@ -139,8 +134,8 @@ def _unit_statistics(merged: pd.DataFrame, n_classes: int, *, n_boot: int,
     return dict(n=len(merged), top1_base=100 * right_b.mean(), top1_cand=100 * right_c.mean(),
                 d_top1=100 * (right_c.mean() - right_b.mean()), d_top1_low=ci["top1"][0],
                 d_top1_high=ci["top1"][1],
-                d_mca=100 * (_mean_class_accuracy(labels, right_c)
-                             - _mean_class_accuracy(labels, right_b)),
+                d_mca=100 * (class_mean_of_correct(labels, right_c)
+                             - class_mean_of_correct(labels, right_b)),
                 d_mca_low=ci["mean_class_acc"][0], d_mca_high=ci["mean_class_acc"][1],
                 n_worse=worse, n_better=better, p_value=p_value)
 

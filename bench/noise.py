@@ -70,17 +70,15 @@ def replicate_rows(predictions: pd.DataFrame, *, replicate: int, seed: int,
 
     A failed video (no prediction) counts as wrong, as in :mod:`bench.compare`.
     """
-    from bench.report_data import correct_mask
+    from bench.report_data import class_mean_of_correct, correct_mask
 
     rows = []
     for (method, fold), group in predictions.groupby(["method", "fold"], sort=True):
         right = correct_mask(group)
-        labels = group["label"].to_numpy()
-        per_class = [right[labels == c].mean() for c in np.unique(labels[np.isfinite(labels)])]
         rows.append(dict(replicate=replicate, seed=seed, environment=environment,
                          method=str(method), fold=int(fold), n=len(group),
                          n_correct=int(right.sum()), top1=float(right.mean()),
-                         mean_class_acc=float(np.mean(per_class)) if per_class else np.nan))
+                         mean_class_acc=class_mean_of_correct(group["label"].to_numpy(), right)))
     return rows
 
 

@@ -23,6 +23,7 @@ __all__ = [
     "load_run",
     "parse_scores",
     "correct_mask",
+    "class_mean_of_correct",
     "method_order",
     "metric_table",
 ]
@@ -168,6 +169,18 @@ def correct_mask(predictions: pd.DataFrame) -> np.ndarray:
     pred = predictions["prediction"].to_numpy(dtype=float)
     label = predictions["label"].to_numpy(dtype=float)
     return np.isfinite(pred) & (pred == label)
+
+
+def class_mean_of_correct(labels: np.ndarray, right: np.ndarray) -> float:
+    """Mean over the classes present in ``labels`` of the share of ``right`` videos in each.
+
+    The mean class accuracy of a per-video correctness mask (:func:`correct_mask`); NaN when
+    ``labels`` is empty.
+    """
+    classes = np.unique(labels)
+    if not len(classes):
+        return float("nan")
+    return float(np.mean([right[labels == c].mean() for c in classes]))
 
 
 def method_order(data: RunData) -> list[str]:
