@@ -38,7 +38,13 @@ import numpy as np
 import pandas as pd
 
 from bench.environment import environment_differences
-from bench.noise import drop_pvalue, holm_adjust, minimal_detectable_drop, noise_summary
+from bench.noise import (
+    drop_pvalue,
+    judge_family,
+    minimal_detectable_drop,
+    noise_summary,
+    rise_pvalue,
+)
 from bench.report_data import RunData, class_mean_of_correct, correct_mask, load_run, method_order
 
 __all__ = ["compare_runs", "comparison_markdown", "MARKS", "DEFAULT_TOLERANCE"]
@@ -311,44 +317,40 @@ def _judge_statistically(table: pd.DataFrame, noise: pd.DataFrame | None, *, alp
     """Mark the rows whose ``test`` is ``noise`` or ``mcnemar``, with Holm across all of them.
 
     The family is every statistically judged row of the comparison: the probability of one
-    false alarm or more across them stays at or below ``alpha``.
+    false alarm or more across them stays at or below ``alpha`` (:func:`bench.noise.judge_family`).
     """
-    judged = np.flatnonzero(table["test"].isin(["noise", "mcnemar"]).to_numpy())
-    if not len(judged):
+    judged = table["test"].isin(["noise", "mcnemar"]).to_numpy()
+    if not judged.any():
         return
+    n_tests = int(judged.sum())
     models = noise.set_index(["method", "fold"]) if noise is not None else None
     p_drop = np.full(len(table), np.nan)
     p_rise = np.full(len(table), np.nan)
-    for i in judged:
+    change = np.full(len(table), np.nan)
+    for i in np.flatnonzero(judged):
         row = table.index[i]
         r = table.loc[row]
         if r["test"] == "noise":
             model = models.loc[(r["method"], r["fold"])]
             mean, sd, n_runs = float(model["mean"]), float(model["sd"]), int(model["n_runs"])
-            table.loc[row, ["noise_mean", "noise_sd", "n_runs"]] = (mean, sd, n_runs)
-            table.loc[row, "d_noise"] = r["top1_cand"] - mean
-            table.loc[row, "detectable_drop"] = minimal_detectable_drop(
-                sd, n_runs, len(judged), alpha=alpha, tolerance=tolerance)
+            change[i] = r["top1_cand"] - mean
+            table.loc[row, ["noise_mean", "noise_sd", "n_runs", "d_noise", "detectable_drop"]] = (
+                mean, sd, n_runs, change[i],
+                minimal_detectable_drop(sd, n_runs, n_tests, alpha=alpha, tolerance=tolerance))
             p_drop[i] = drop_pvalue(r["top1_cand"], mean, sd, n_runs)
-            p_rise[i] = drop_pvalue(2 * mean - r["top1_cand"], mean, sd, n_runs)
+            p_rise[i] = rise_pvalue(r["top1_cand"], mean, sd, n_runs)
         else:  # McNemar's exact test is two-sided: one p-value for either direction
+            change[i] = r["d_top1"]
             p_drop[i] = p_rise[i] = r["p_value"]
             table.loc[row, "detectable_drop"] = _mcnemar_detectable_drop(
-                int(r["n"]), len(judged), alpha, tolerance)
-    adj_drop, adj_rise = holm_adjust(p_drop), holm_adjust(p_rise)
-    for i in judged:
-        row = table.index[i]
-        r = table.loc[row]
-        change = r["d_noise"] if r["test"] == "noise" else r["d_top1"]
-        if adj_drop[i] < alpha and change < -tolerance:
-            mark, note, p_adj = "-", "", adj_drop[i]
-        elif adj_rise[i] < alpha and change > tolerance:
-            mark, note, p_adj = "+", "", adj_rise[i]
-        else:
-            p_adj = min(adj_drop[i], adj_rise[i])
-            mark = "="
-            note = "significant but within the tolerance" if p_adj < alpha and change else ""
-        table.loc[row, ["mark", "note", "p_adjusted"]] = (mark, note, p_adj)
+                int(r["n"]), n_tests, alpha, tolerance)
+    verdict, p_adjusted = judge_family(p_drop, p_rise, change, alpha=alpha, tolerance=tolerance)
+    marks = {"worse": "-", "better": "+", "same": "="}
+    for i in np.flatnonzero(judged):
+        within = verdict[i] == "same" and p_adjusted[i] < alpha and change[i] != 0
+        table.loc[table.index[i], ["mark", "note", "p_adjusted"]] = (
+            marks[verdict[i]], "significant but within the tolerance" if within else "",
+            p_adjusted[i])
 
 
 def _units(data: RunData) -> list[tuple[str, int]]:

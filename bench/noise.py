@@ -54,6 +54,8 @@ __all__ = [
     "drop_pvalue",
     "holm_adjust",
     "minimal_detectable_drop",
+    "rise_pvalue",
+    "judge_family",
     "noise_gate",
 ]
 
@@ -150,6 +152,43 @@ def minimal_detectable_drop(sd: float, n_runs: int, n_tests: int, *, alpha: floa
     return max(float(tolerance), quantile * sd * math.sqrt(1 + 1 / n_runs))
 
 
+def rise_pvalue(value: float, mean: float, sd: float, n_runs: int) -> float:
+    """One-sided p-value that ``value`` is this far *above* ``mean`` by noise alone."""
+    return drop_pvalue(2 * mean - value, mean, sd, n_runs)  # the mirror image of a drop
+
+
+def judge_family(p_drop: Sequence[float], p_rise: Sequence[float], change: Sequence[float], *,
+                 alpha: float, tolerance: float) -> tuple[np.ndarray, np.ndarray]:
+    """Verdicts of a family of tests with Holm's adjustment across all of them.
+
+    Parameters
+    ----------
+    p_drop, p_rise : sequence of float
+        One-sided p-values of a drop and of a rise per member (a two-sided test gives the
+        same value in both); NaN = not a member.
+    change : sequence of float
+        The change in points the tolerance applies to (candidate minus reference).
+    alpha, tolerance : float
+        Family-wise error rate; points a significant change must exceed.
+
+    Returns
+    -------
+    verdict : ndarray of str
+        ``"worse"``, ``"better"``, ``"same"`` (``""`` for non-members).
+    p_adjusted : ndarray
+        The Holm-adjusted p-value that decided the verdict (for ``"same"`` the smaller one).
+    """
+    adj_drop, adj_rise = holm_adjust(p_drop), holm_adjust(p_rise)
+    change = np.asarray(change, dtype=float)
+    worse = (adj_drop < alpha) & (change < -tolerance)
+    better = (adj_rise < alpha) & (change > tolerance) & ~worse
+    verdict = np.where(worse, "worse", np.where(better, "better", "same")).astype(object)
+    verdict[~np.isfinite(adj_drop)] = ""
+    p_adjusted = np.where(worse, adj_drop, np.where(better, adj_rise,
+                                                    np.fmin(adj_drop, adj_rise)))
+    return verdict, p_adjusted
+
+
 def noise_gate(candidate_top1: pd.Series, summary: pd.DataFrame, *, alpha: float,
                tolerance: float) -> pd.DataFrame:
     """Judge candidate accuracies against a noise summary, with Holm across all of them.
@@ -170,7 +209,7 @@ def noise_gate(candidate_top1: pd.Series, summary: pd.DataFrame, *, alpha: float
     -------
     DataFrame
         Indexed like ``candidate_top1``: ``noise_mean, noise_sd, n_runs, d_noise`` (candidate
-        minus mean), ``p_drop, p_drop_holm, p_rise_holm, detectable_drop`` and ``verdict`` in
+        minus mean), ``p_drop, p_adjusted, detectable_drop`` and ``verdict`` in
         ``{"worse", "better", "same"}``.
     """
     summary = summary.set_index(["method", "fold"])
@@ -179,19 +218,13 @@ def noise_gate(candidate_top1: pd.Series, summary: pd.DataFrame, *, alpha: float
     frame["noise_sd"] = [summary.at[k, "sd"] for k in frame.index]
     frame["n_runs"] = [int(summary.at[k, "n_runs"]) for k in frame.index]
     frame["d_noise"] = candidate_top1.to_numpy(dtype=float) - frame["noise_mean"]
-    drop = [drop_pvalue(a, m, s, r) for a, m, s, r in
-            zip(candidate_top1, frame["noise_mean"], frame["noise_sd"], frame["n_runs"],
-                strict=True)]
-    rise = [drop_pvalue(2 * m - a, m, s, r) for a, m, s, r in  # the mirror image of a rise
-            zip(candidate_top1, frame["noise_mean"], frame["noise_sd"], frame["n_runs"],
-                strict=True)]
-    frame["p_drop"] = drop
-    frame["p_drop_holm"] = holm_adjust(drop)
-    frame["p_rise_holm"] = holm_adjust(rise)
-    k = len(frame)
-    frame["detectable_drop"] = [minimal_detectable_drop(s, r, k, alpha=alpha, tolerance=tolerance)
-                                for s, r in zip(frame["noise_sd"], frame["n_runs"], strict=True)]
-    worse = (frame["p_drop_holm"] < alpha) & (frame["d_noise"] < -tolerance)
-    better = (frame["p_rise_holm"] < alpha) & (frame["d_noise"] > tolerance)
-    frame["verdict"] = np.where(worse, "worse", np.where(better, "better", "same"))
+    models = list(zip(candidate_top1, frame["noise_mean"], frame["noise_sd"], frame["n_runs"],
+                      strict=True))
+    frame["p_drop"] = [drop_pvalue(*model) for model in models]
+    p_rise = [rise_pvalue(*model) for model in models]
+    frame["verdict"], frame["p_adjusted"] = judge_family(
+        frame["p_drop"], p_rise, frame["d_noise"], alpha=alpha, tolerance=tolerance)
+    frame["detectable_drop"] = [
+        minimal_detectable_drop(s, r, len(frame), alpha=alpha, tolerance=tolerance)
+        for s, r in zip(frame["noise_sd"], frame["n_runs"], strict=True)]
     return frame
