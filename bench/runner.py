@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 
 from bench.atomic import write_json, write_text
+from bench.device import check_device, resolve_device
 from bench.manifest import Manifest, fold_column
 from bench.memory import PEAK_MEMORY_NOTE, peak_memory_mib
 
@@ -75,7 +76,6 @@ RESULT_COLUMNS = ("method", "track", "fold", "fingerprint", "metric", "value", "
                   "ci_high", "n")
 FAILURE_COLUMNS = ("method", "fold", "video", "stage", "reason")
 
-_DEVICES = ("auto", "cpu", "cuda")
 
 
 class RunConfigError(ValueError):
@@ -157,8 +157,10 @@ class RunConfig:
             value = getattr(self, name)
             if value is not None:
                 setattr(self, name, str(value))
-        if self.device not in _DEVICES:
-            raise RunConfigError(f"device must be one of {_DEVICES}. Got {self.device!r} instead.")
+        try:
+            check_device(self.device)
+        except ValueError as exc:
+            raise RunConfigError(str(exc)) from None
         if not isinstance(self.seed, int) or isinstance(self.seed, bool):
             raise RunConfigError(f"seed must be an int. Got {self.seed!r} instead.")
         if self.jobs is not None and (not isinstance(self.jobs, int) or self.jobs < 1):
@@ -615,15 +617,16 @@ def _write_report(run_dir: Path) -> None:
 
 
 # ------------------------------------------------------------------------------- main
-def _resolved_device(device: str) -> str:
-    """``"cuda"`` when ``device`` asks for it (or ``"auto"`` finds it), else ``"cpu"``."""
-    if device == "cpu":
-        return "cpu"
+def _recorded_device(device: str) -> str:
+    """The device the deep methods will use, for the environment record.
+
+    A device that does not exist here is recorded as asked: the deep methods raise their own
+    error when they reach it, and the classical ones never use it.
+    """
     try:
-        import torch
-    except ImportError:
-        return "cpu"
-    return "cuda" if torch.cuda.is_available() else "cpu"
+        return resolve_device(device)
+    except ValueError:
+        return device
 
 
 def _run_record(config: RunConfig, manifest: Manifest, folds: Sequence[int], missing: list[str],
@@ -650,7 +653,7 @@ def _run_record(config: RunConfig, manifest: Manifest, folds: Sequence[int], mis
         "git_dirty": git["dirty"],
         "machine": machine_info(),
         "packages": packages,
-        "environment": environment_info(_resolved_device(config.device), packages),
+        "environment": environment_info(_recorded_device(config.device), packages),
         "dataset": {
             "name": manifest.dataset,
             "root": str(manifest.root),

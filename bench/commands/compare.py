@@ -12,16 +12,6 @@ HELP = ("compare two run directories per method and fold (bitwise in one environ
         "statistical across environments); exit 1 on a regression")
 
 
-def add_simulate_isa_argument(parser: argparse.ArgumentParser) -> None:
-    """``--simulate-isa NAME`` (bench.environment.SIMULATED_ISAS), shared by run and regress."""
-    from bench.environment import SIMULATED_ISAS
-
-    parser.add_argument("--simulate-isa", choices=tuple(SIMULATED_ISAS), default=None,
-                        help="run in a child process whose numpy / torch / OpenCV / numba pick "
-                             "the kernels of this older instruction set (the cross-machine "
-                             "case on one machine)")
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("baseline", metavar="BASELINE_DIR", help="the reference run directory")
     parser.add_argument("candidate", metavar="CANDIDATE_DIR", help="the run directory to judge")

@@ -15,6 +15,9 @@ import importlib
 import inspect
 import sys
 
+from bench.commands._arguments import device_type
+from bench.device import DEVICE_HELP
+
 HELP = "time the Numba/torch kernels against their references (speedups, max |diff|)"
 
 #: Track modules that may provide ``run_perf(quick) -> list[dict]``.
@@ -33,9 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="time only one track's cases (classical = baselines.perf)")
     parser.add_argument("--strict", action="store_true",
                         help="exit with status 1 when a row misses its target")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
-                        help="where the deep track's models run (auto: cuda when available); "
-                             "the classical kernels always run on the CPU")
+    parser.add_argument("--device", type=device_type, default="auto", metavar="DEVICE",
+                        help=f"where the deep track's models run: {DEVICE_HELP}; the "
+                             "classical kernels always run on the CPU")
 
 
 def collect_rows(quick: bool, only: str | None, modules=PERF_MODULES,
@@ -86,10 +89,8 @@ def format_table(rows: list[dict]) -> str:
 
 def _device_problem(device: str) -> str | None:
     """Why the deep track cannot run on ``device`` (checked before any timing), or None."""
-    try:
-        from deep.perf import resolve_device
-    except ImportError:
-        return None  # collect_rows notes the missing track
+    from bench.device import resolve_device
+
     try:
         resolve_device(device)
     except ValueError as exc:

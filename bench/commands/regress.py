@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench.commands.compare import DEFAULT_TOLERANCE, add_simulate_isa_argument
+from bench.commands._arguments import add_simulate_isa_argument
+from bench.commands.compare import DEFAULT_TOLERANCE
 
 HELP = ("rerun a release record's config (default reports/<version>/quick) and compare; "
         "exit 1 on a significant regression")

@@ -6,7 +6,8 @@ import argparse
 import json
 import sys
 
-from bench.commands.compare import add_simulate_isa_argument
+from bench.commands._arguments import add_simulate_isa_argument, device_type
+from bench.device import DEVICE_HELP
 
 HELP = "run methods on a dataset's folds and write a run directory (results, predictions, report)"
 
@@ -57,8 +58,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
       help="seed for every method and for the bootstrap intervals; default: 0")
     a("--jobs", type=int, metavar="N", default=_SUPPRESS,
       help="worker processes/threads for the probe and the methods; default: all CPUs")
-    a("--device", choices=("auto", "cpu", "cuda"), default=_SUPPRESS,
-      help="device for deep methods; default: auto (cuda when available)")
+    a("--device", type=device_type, metavar="DEVICE", default=_SUPPRESS,
+      help=f"device for deep methods: {DEVICE_HELP}; default: auto")
     a("--out", metavar="DIR", default=_SUPPRESS,
       help="run directory to create; default: runs/<dataset>-<UTC timestamp>")
     a("--quick", action="store_true", default=_SUPPRESS,
