@@ -71,6 +71,7 @@ def regress(record: str | os.PathLike | None = None, *, out: str | os.PathLike |
         When ``methods`` is empty or names a method the record does not have.
     """
     from bench.atomic import write_text
+    from bench.report import write_report
     from bench.runner import RunConfig, run_benchmark
 
     record = Path(record) if record is not None else default_record()
@@ -88,6 +89,7 @@ def regress(record: str | os.PathLike | None = None, *, out: str | os.PathLike |
     config = dataclasses.replace(config, out=str(out), jobs=jobs, quiet=quiet,
                                  seed=config.seed if seed is None else int(seed))
     candidate = run_benchmark(config)
+    write_report(candidate)
     table, status = compare_runs(record, candidate, tolerance=tolerance, methods=chosen,
                                  statistical=statistical, allow_seed_change=seed is not None)
     text = comparison_markdown(table, status, baseline=str(record), candidate=str(candidate),

@@ -608,14 +608,6 @@ def _merge(run_dir: Path, units: Sequence[Unit], probe_rows: list[list[str]]) ->
     write_text(run_dir / "failures.csv", _csv_text(FAILURE_COLUMNS, failures))
 
 
-def _write_report(run_dir: Path) -> None:
-    try:
-        from bench.report import write_report
-    except ImportError:
-        from bench._first_report import write_first_report as write_report
-    write_report(run_dir)
-
-
 # ------------------------------------------------------------------------------- main
 def _recorded_device(device: str) -> str:
     """The device the deep methods will use, for the environment record.
@@ -800,5 +792,4 @@ def run_benchmark(config: RunConfig, resume_dir: str | os.PathLike | None = None
     if peak is not None:
         record["peak_memory"] = {**peak, "note": PEAK_MEMORY_NOTE}
     write_json(run_dir / "run.json", record)
-    _write_report(run_dir)
     return run_dir

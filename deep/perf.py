@@ -22,38 +22,18 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["run_perf", "matmul_peak", "measure_model", "cpu_has_bf16", "resolve_device"]
+from bench.device import resolve_device
+
+__all__ = ["run_perf", "matmul_peak", "measure_model", "cpu_has_bf16"]
 
 PAPER_MODELS = ("c3d", "r3d_18", "mc3_18", "r2plus1d_18", "i3d", "tsn", "lrcn", "timesformer")
 QUICK_MODELS = ("r3d_18", "r2plus1d_18")
 TORCHVISION_TWINS = ("r3d_18", "mc3_18", "r2plus1d_18")
 CLIP = (3, 16, 112, 112)
-DEVICES = ("auto", "cpu", "cuda")
 PASSES = ("forward", "forward+backward")
 PRECISIONS = ("fp32", "bf16")
 
 
-def resolve_device(device: str = "auto") -> torch.device:
-    """The torch device for ``device`` in ``("auto", "cpu", "cuda")``.
-
-    ``"auto"`` is CUDA when ``torch.cuda.is_available()``, else the CPU.
-
-    Raises
-    ------
-    ValueError
-        For another name, or ``"cuda"`` when this torch sees no CUDA device.
-    """
-    if device not in DEVICES:
-        raise ValueError(f"device must be one of {DEVICES}; got {device!r}.")
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            f"device='cuda' but torch {torch.__version__} sees no CUDA device "
-            "(torch.cuda.is_available() is False). Use --device cpu (or auto), or run on a "
-            "machine with an NVIDIA GPU and a CUDA build of torch."
-        )
-    return torch.device(device)
 
 
 def _case_name(name: str, kind: str, label: str, batch: int, clip: Sequence[int]) -> str:
@@ -191,7 +171,7 @@ def run_perf(quick: bool = False, *, only: str | None = None, device: str = "aut
     """
     from deep.models import count_flops, create_model
 
-    device = resolve_device(device)
+    device = torch.device(resolve_device(device))
     models = tuple(models or (QUICK_MODELS if quick else PAPER_MODELS))
     batch = batch or (2 if quick else 8)
     clip = tuple(clip or CLIP)

@@ -55,12 +55,13 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from bench.device import resolve_device
 from bench.methods import VideoFailure
 from deep import distributed
 from deep.cache import ClipCache
 from deep.clips import ClipSpec, sample_test_views, sample_train_clip
 
-__all__ = ["VideoClassifier", "WeightsMismatchError", "load_weights", "resolve_device"]
+__all__ = ["VideoClassifier", "WeightsMismatchError", "load_weights"]
 
 CHECKPOINT_NAME = "checkpoint_last.pt"
 
@@ -70,27 +71,6 @@ class WeightsMismatchError(ValueError):
 
 
 # --------------------------------------------------------------------------- helpers
-def resolve_device(device: str) -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; ``"cpu"``/``"cuda"``/``"cuda:1"`` as given.
-
-    Raises
-    ------
-    ValueError
-        For an unknown device string, or ``"cuda"`` on a machine without CUDA.
-    """
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except RuntimeError as exc:
-        raise ValueError(
-            f"The 'device' parameter must be 'auto', 'cpu' or 'cuda[:N]'. Got {device!r}."
-        ) from exc
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device='cuda' was asked for but CUDA is not available; use 'auto'.")
-    return dev
-
-
 def _head_keys(model: nn.Module, num_classes: int) -> set[str]:
     """State-dict keys of the classifier head: the last Linear with ``num_classes`` outputs."""
     head = None
@@ -639,7 +619,7 @@ class VideoClassifier:
                 raise ValueError("groups must have one entry per video.")
         self.n_classes_ = n_classes
         self.failures_: list[VideoFailure] = []
-        self.device_ = resolve_device(self.device)
+        self.device_ = torch.device(resolve_device(self.device))
         self.precision_ = self._precision(self.device_)
         deterministic = (
             self.device_.type == "cpu" if self.deterministic is None else bool(self.deterministic)

@@ -116,6 +116,7 @@ def _print_summary(run_dir) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from bench.report import write_report
     from bench.runner import FailureRateExceeded, RunConfigError, run_benchmark
 
     if args.resume is not None:
@@ -127,6 +128,7 @@ def main(args: argparse.Namespace) -> int:
     try:
         config = _config_from_args(args)
         run_dir = run_benchmark(config, resume_dir=args.resume)
+        write_report(run_dir)
     except (RunConfigError, FailureRateExceeded) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

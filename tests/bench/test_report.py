@@ -72,12 +72,14 @@ def _sklearn_metrics(preds: pd.DataFrame, n_classes: int) -> dict[str, float]:
 
 @pytest.fixture(scope="module")
 def runner_run(tmp_path_factory) -> Path:
-    """A real run: the runner on tiny videos, chance, two folds (report written by the runner)."""
+    """A real run: the runner on tiny videos, chance, two folds, then its report."""
     from bench.runner import run_benchmark
 
     base = tmp_path_factory.mktemp("runner")
     root = write_folder_dataset(base / "videos", classes=("blue", "red", "green"), groups=6)
-    return run_benchmark(folder_config(root, base / "run"))
+    run_dir = run_benchmark(folder_config(root, base / "run"))
+    write_report(run_dir)
+    return run_dir
 
 
 @pytest.fixture(scope="module")

@@ -196,7 +196,7 @@ def test_broken_files_are_recorded_and_the_run_goes_on(broken_root, tmp_path):
     assert sorted(record["dataset"]["probe_excluded"]) == ["blue/f_text.avi", "red/e_empty.avi"]
     assert set(record["dataset"]["folds"]) == {"1", "2"}
     assert record["methods"]["mean_color_test"]["paper"] == "test-only method"
-    assert (run_dir / "report.md").is_file()
+    assert not (run_dir / "report.md").exists()  # the run verb writes it; the runner never
 
 
 def test_failure_rate_above_limit_stops_with_clear_message(broken_root, tmp_path):
@@ -369,22 +369,6 @@ def test_progress_bars_show_unless_quiet(video_root, tmp_path, capsys):
 def test_unknown_method_is_a_clear_error(video_root, tmp_path):
     with pytest.raises(RunConfigError, match="unknown method 'nope'"):
         run_benchmark(_config(video_root, tmp_path / "run", methods=["nope"]))
-
-
-def test_first_report_fallback_lists_methods_and_f1(video_root, tmp_path):
-    from bench._first_report import write_first_report
-
-    run_dir = run_benchmark(_config(video_root, tmp_path / "run"))
-    text = write_first_report(run_dir).read_text()
-    results = _read(run_dir / "results.csv")
-    top1 = pd.to_numeric(results[results["metric"] == "top1"].groupby("method")["value"]
-                         .first())
-    assert "## Leaderboard" in text and "## Per-class F1" in text
-    leaderboard = text.split("## Leaderboard")[1].split("## Per-class")[0]
-    # best method first, with its top-1 value
-    assert leaderboard.index("mean_color_test") < leaderboard.index("chance")
-    assert f"{pd.to_numeric(results[(results['method'] == 'mean_color_test') & (results['metric'] == 'top1')]['value']).mean():.3f}" in leaderboard
-    assert set(top1.index) == {"chance", "mean_color_test"}
 
 
 def test_runinfo_facts(tmp_path):
