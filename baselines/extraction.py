@@ -43,6 +43,7 @@ from baselines.spacetime import (
     integral_maps,
     tube_descriptors,
 )
+from bench.atomic import atomic_path
 from bench.methods import VideoFailure
 from bench.video import VideoDecodeError, iter_frames
 
@@ -336,15 +337,8 @@ def _cache_file(cache_dir: Path, key: str) -> Path:
 
 
 def _save(path: Path, feats: dict[str, np.ndarray]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
-    os.close(fd)
-    try:
-        np.savez(tmp, **feats)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:  # a file object: savez adds no suffix
+        np.savez(fh, **feats)
 
 
 def _load_entry(file: Path) -> dict[str, np.ndarray] | None:

@@ -18,11 +18,11 @@ import hashlib
 import json
 import mmap
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from bench.atomic import atomic_path
 from bench.video import read_video
 
 __all__ = ["ClipCache"]
@@ -155,15 +155,8 @@ class ClipCache:
         frames = self._decode(path)
         if entry is None:
             return frames
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=entry.parent, suffix=".npy.tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.save(fh, np.ascontiguousarray(frames))
-            os.replace(tmp, entry)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        with atomic_path(entry) as tmp, open(tmp, "wb") as fh:
+            np.save(fh, np.ascontiguousarray(frames))
         return self._remember(path, np.load(entry, mmap_mode="r"))
 
     def _remember(self, path: str | os.PathLike, frames: np.memmap) -> np.memmap:

@@ -55,6 +55,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from bench.atomic import atomic_path
 from bench.device import resolve_device
 from bench.methods import VideoFailure
 from deep import distributed
@@ -808,9 +809,8 @@ class VideoClassifier:
             "history": self.history_,
             "state": state,
         }
-        tmp = ckpt_path.with_suffix(".tmp")
-        torch.save(payload, tmp)
-        os.replace(tmp, ckpt_path)
+        with atomic_path(ckpt_path) as tmp:
+            torch.save(payload, tmp)
 
     # ------------------------------------------------------------------ predict
     def _predict_views(self, dataset: _TestViews, batch_videos: int | None = None) -> np.ndarray:
