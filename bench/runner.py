@@ -48,6 +48,7 @@ from bench.atomic import write_json, write_text
 from bench.device import check_device, resolve_device
 from bench.manifest import Manifest, fold_column
 from bench.memory import PEAK_MEMORY_NOTE, peak_memory_mib
+from bench.paths import cache_home
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -242,9 +243,7 @@ def _utc_now() -> datetime:
 
 
 def _cache_dir() -> Path:
-    home = os.environ.get("ACTBENCH_HOME")
-    base = Path(home) if home else Path.home() / ".cache" / "actbench"
-    return base / "cache"
+    return cache_home() / "cache"
 
 
 def _log(message: str) -> None:

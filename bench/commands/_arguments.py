@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 
-__all__ = ["add_simulate_isa_argument", "device_type"]
+__all__ = ["add_simulate_isa_argument", "device_type", "key_value"]
 
 
 def add_simulate_isa_argument(parser: argparse.ArgumentParser) -> None:
@@ -15,6 +16,22 @@ def add_simulate_isa_argument(parser: argparse.ArgumentParser) -> None:
                         help="run in a child process whose numpy / torch / OpenCV / numba pick "
                              "the kernels of this older instruction set (the cross-machine "
                              "case on one machine)")
+
+
+def key_value(text: str) -> tuple[str, object]:
+    """argparse type of ``--option KEY=VALUE``: VALUE read as JSON when it parses, else text.
+
+    ``0.3`` and ``true`` become a float and a bool, ``[1, 2]`` a list, ``tcp://host`` stays a
+    string. The key is stripped, and ``-`` in it becomes ``_`` (``n-boot`` = ``n_boot``).
+    """
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"--option expects KEY=VALUE, got {text!r}")
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError:
+        parsed = value
+    return key.strip().replace("-", "_"), parsed
 
 
 def device_type(text: str) -> str:

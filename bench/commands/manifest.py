@@ -3,22 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
+from bench.commands._arguments import key_value
+
 HELP = "build a dataset's manifest (one fold's subsets) and print its counts and fingerprint"
-
-
-def _parse_option(text: str) -> tuple[str, object]:
-    """``KEY=VALUE`` with VALUE read as JSON when it parses (``0.3``, ``true``), else a string."""
-    key, sep, value = text.partition("=")
-    if not sep or not key.strip():
-        raise argparse.ArgumentTypeError(f"--option expects KEY=VALUE, got {text!r}")
-    try:
-        parsed = json.loads(value)
-    except json.JSONDecodeError:
-        parsed = value
-    return key.strip().replace("-", "_"), parsed
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(recorded in meta['missing']) instead of failing")
     parser.add_argument("--seed", type=int, default=None,
                         help="seed of seeded splits / generated datasets (adapter default if unset)")
-    parser.add_argument("--option", action="append", default=[], type=_parse_option,
+    parser.add_argument("--option", action="append", default=[], type=key_value,
                         metavar="KEY=VALUE",
                         help="extra adapter option, repeatable (e.g. test_size=0.3, n_splits=3, "
                              "use_validation=false)")

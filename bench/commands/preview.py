@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+
+from bench.commands._arguments import key_value
 
 HELP = "write a contact sheet (one row per class, frames across time, actor boxes drawn)"
 
@@ -16,26 +17,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", default="default", help="synthetic preset: default or quick")
     parser.add_argument("--seed", type=int, default=0, help="synthetic dataset seed")
     parser.add_argument("--option", dest="options", action="append", default=[],
-                        metavar="KEY=VALUE",
+                        metavar="KEY=VALUE", type=key_value,
                         help="dataset option (repeatable; VALUE read as JSON when it parses), "
                              "e.g. --option noise_share=0")
     parser.add_argument("--frames", type=int, default=8, help="frames shown per class")
     parser.add_argument("--scale", type=int, default=1, help="pixel magnification")
     parser.add_argument("--out", default="preview.png", help="output PNG file")
-
-
-def parse_options(items: list[str]) -> dict:
-    """``["a=1", "b=x"]`` -> ``{"a": 1, "b": "x"}`` (values parsed as JSON when possible)."""
-    options = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--option expects KEY=VALUE, got {item!r}")
-        try:
-            options[key] = json.loads(value)
-        except json.JSONDecodeError:
-            options[key] = value
-    return options
 
 
 def contact_sheet(manifest, n_frames: int = 8, scale: int = 1):
@@ -100,7 +87,7 @@ def main(args: argparse.Namespace) -> int:
     from bench.datasets import load_dataset
 
     try:
-        options = parse_options(args.options)
+        options = dict(args.options)
         if args.frames < 1 or args.scale < 1:
             raise ValueError("--frames and --scale must be >= 1")
         if args.dataset == "synthetic":

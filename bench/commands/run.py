@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
-from bench.commands._arguments import add_simulate_isa_argument, device_type
+from bench.commands._arguments import add_simulate_isa_argument, device_type, key_value
 from bench.device import DEVICE_HELP
 
 HELP = "run methods on a dataset's folds and write a run directory (results, predictions, report)"
@@ -15,16 +14,6 @@ _SUPPRESS = argparse.SUPPRESS
 
 #: CLI destinations that map to a dataset option rather than a RunConfig field.
 _DATASET_OPTIONS = {"preset": "preset", "group_pattern": "group_pattern"}
-
-
-def _key_value(text: str) -> tuple[str, object]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    try:
-        return key, json.loads(value)
-    except json.JSONDecodeError:
-        return key, value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -76,7 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--allow-missing", action="store_true", default=_SUPPRESS,
       help="exclude videos listed by the dataset but missing on disk (recorded in run.json) "
            "instead of stopping with the list")
-    a("--option", type=_key_value, action="append", metavar="KEY=VALUE", default=_SUPPRESS,
+    a("--option", type=key_value, action="append", metavar="KEY=VALUE", default=_SUPPRESS,
       help="extra option for every method (MethodContext.options), repeatable; VALUE is "
            "parsed as JSON when it can be; n_boot=N sets the bootstrap resamples (default 1000)")
 

@@ -41,10 +41,11 @@ from bench.datasets._scene import (
     sample_scene,
 )
 from bench.manifest import Manifest
+from bench.paths import cache_home
 
 __all__ = [
     "CLASSES", "CLASS_PAIRS", "GENERATOR_VERSION", "PRESETS", "SyntheticParams", "RenderedClip",
-    "preset_params", "cache_home", "cache_key", "render_clip", "generate", "load",
+    "preset_params", "cache_key", "render_clip", "generate", "load",
     "generate_untrimmed", "no_nuisances", "read_boxes",
 ]
 
@@ -187,13 +188,6 @@ def preset_params(preset: str = "default", **overrides: Any) -> SyntheticParams:
     if "classes" in overrides:
         overrides["classes"] = tuple(overrides["classes"])
     return replace(PRESETS[preset], **overrides)
-
-
-def cache_home(home: str | os.PathLike | None = None) -> Path:
-    """``home``, else ``$ACTBENCH_HOME``, else ``~/.cache/actbench``."""
-    if home is not None:
-        return Path(home)
-    return Path(os.environ.get("ACTBENCH_HOME", Path.home() / ".cache" / "actbench"))
 
 
 def cache_key(params: SyntheticParams, seed: int, kind: str = "trimmed") -> str:

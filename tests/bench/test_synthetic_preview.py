@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
+
 import cv2
 import numpy as np
 import pytest
 
 from bench.cli import main
-from bench.commands.preview import parse_options
+from bench.commands._arguments import key_value
 
 
 def test_preview_writes_a_contact_sheet(tmp_path, monkeypatch):
@@ -32,6 +34,9 @@ def test_preview_writes_a_contact_sheet(tmp_path, monkeypatch):
 def test_preview_rejects_bad_options(tmp_path, capsys):
     assert main(["preview", "--option", "n_actorz=3", "--out", str(tmp_path / "x.png")]) == 2
     assert "n_actorz" in capsys.readouterr().err
-    with pytest.raises(ValueError, match="KEY=VALUE"):
-        parse_options(["novalue"])
-    assert parse_options(["a=1", "b=x", "c=[1, 2]"]) == {"a": 1, "b": "x", "c": [1, 2]}
+    with pytest.raises(argparse.ArgumentTypeError, match="KEY=VALUE"):
+        key_value("novalue")
+    assert dict(map(key_value, ["a=1", "b=x", "c=[1, 2]", " n-boot =5"])) == {
+        "a": 1, "b": "x", "c": [1, 2], "n_boot": 5}
+    with pytest.raises(SystemExit):  # argparse's usage error (exit status 2)
+        main(["preview", "--option", "novalue", "--out", str(tmp_path / "y.png")])

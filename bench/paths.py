@@ -1,0 +1,19 @@
+"""Where actbench keeps what it can recompute: generated videos, descriptors, decoded clips."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = ["cache_home"]
+
+
+def cache_home(home: str | os.PathLike | None = None) -> Path:
+    """``home``, else ``$ACTBENCH_HOME``, else ``~/.cache/actbench``.
+
+    Everything under it can be deleted: a run regenerates what it needs (DESIGN contract 4:
+    a run directory never depends on it).
+    """
+    if home is not None:
+        return Path(home)
+    return Path(os.environ.get("ACTBENCH_HOME") or Path.home() / ".cache" / "actbench")
