@@ -39,6 +39,7 @@ import pandas as pd
 
 from bench.environment import environment_differences
 from bench.noise import (
+    detectable_drop_text,
     drop_pvalue,
     judge_family,
     minimal_detectable_drop,
@@ -425,8 +426,9 @@ def comparison_markdown(table: pd.DataFrame, exit_status: int, *, baseline: str 
                "or failed." if exit_status else "No significant regression.")
     rows = []
     for r in table.itertuples(index=False):
+        reference = r.noise_mean if np.isfinite(r.noise_mean) else r.top1_base
         detectable = ("any change" if r.test == "bitwise"
-                      else f"{r.detectable_drop:.1f}" if np.isfinite(r.detectable_drop) else "")
+                      else detectable_drop_text(r.detectable_drop, reference))
         rows.append({
             "": f"`{r.mark}`", "method": f"`{r.method}`", "fold": str(r.fold),
             "top-1 base → cand %": (f"{r.top1_base:.1f} → {r.top1_cand:.1f}"

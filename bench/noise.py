@@ -54,6 +54,7 @@ __all__ = [
     "drop_pvalue",
     "holm_adjust",
     "minimal_detectable_drop",
+    "detectable_drop_text",
     "rise_pvalue",
     "judge_family",
     "noise_gate",
@@ -187,6 +188,19 @@ def judge_family(p_drop: Sequence[float], p_rise: Sequence[float], change: Seque
     p_adjusted = np.where(worse, adj_drop, np.where(better, adj_rise,
                                                     np.fmin(adj_drop, adj_rise)))
     return verdict, p_adjusted
+
+
+def detectable_drop_text(drop: float, mean: float) -> str:
+    """A detectable drop in points for a table; says so when it exceeds the mean itself.
+
+    A method whose noise is wide compared with its accuracy cannot be caught even when it
+    falls to zero: the gate is blind to it, and the table must not hide that.
+    """
+    if not np.isfinite(drop):
+        return ""
+    if np.isfinite(mean) and drop >= mean:
+        return f"{drop:.1f} (more than its mean: blind)"
+    return f"{drop:.1f}"
 
 
 def noise_gate(candidate_top1: pd.Series, summary: pd.DataFrame, *, alpha: float,

@@ -225,12 +225,14 @@ def _environment_lines(env: dict[str, Any] | None) -> list[str]:
 def _noise_section(data: RunData) -> list[str]:
     """Run-to-run noise of a calibrated release record (``noise.csv``) and what it can detect."""
     from bench.compare import DEFAULT_TOLERANCE
-    from bench.noise import minimal_detectable_drop, noise_summary
+    from bench.noise import detectable_drop_text, minimal_detectable_drop, noise_summary
 
     if data.noise is None:
         return []
     summary = noise_summary(data.noise)
-    seeds = sorted(data.noise["seed"].unique())
+    own = data.noise.loc[data.noise["replicate"] == 0, "seed"]
+    own_seed = int(own.iloc[0]) if len(own) else None
+    others = sorted(int(s) for s in data.noise["seed"].unique() if s != own_seed)
     alpha = 0.05
     table = pd.DataFrame({
         "method": summary["method"].map(lambda m: f"`{m}`"),
@@ -239,12 +241,13 @@ def _noise_section(data: RunData) -> list[str]:
         "top-1 % mean ± sd": [f"{r.mean:.1f} ± {r.sd_raw:.1f}" for r in summary.itertuples()],
         "min – max": [f"{r.min:.1f} – {r.max:.1f}" for r in summary.itertuples()],
         "detectable drop (points)": [
-            f"{minimal_detectable_drop(r.sd, r.n_runs, len(summary), alpha=alpha, tolerance=DEFAULT_TOLERANCE):.1f}"  # noqa: E501
+            detectable_drop_text(minimal_detectable_drop(
+                r.sd, r.n_runs, len(summary), alpha=alpha, tolerance=DEFAULT_TOLERANCE), r.mean)
             for r in summary.itertuples()],
     })
     return ["## Run-to-run noise", "",
-            f"This record was rerun with seeds {', '.join(map(str, seeds))} (the record itself is "
-            "the first); the spread of each method's top-1 over these runs is the noise the "
+            f"This record (seed {own_seed}) was rerun with seeds {', '.join(map(str, others))} "
+            "(`python -m bench calibrate`); the spread of each method's top-1 over these runs is the noise the "
             "regression gate is calibrated to. A drop fails the gate when it is significant "
             f"against this noise after Holm's adjustment across all methods (family-wise "
             f"α = {alpha:g}) and larger than {DEFAULT_TOLERANCE:g} points; the *detectable drop* "

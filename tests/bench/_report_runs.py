@@ -183,3 +183,34 @@ def folder_config(root: Path, out: Path, **overrides):
                 quiet=True, out=str(out), options={"n_boot": 50})
     base.update(overrides)
     return RunConfig(**base)
+
+
+def set_environment(run_dir: Path, cpu_model: str, device: str = "cpu") -> None:
+    """Give a hand-made run an environment record (as bench.environment writes it)."""
+    from bench.environment import environment_key
+
+    record = json.loads((run_dir / "run.json").read_text())
+    info = {"cpu_model": cpu_model, "cpu_flags": {"avx2": True, "avx512f": "AVX-512" in cpu_model},
+            "device": device, "kernel_env": {}}
+    info["key"] = environment_key(info, record["packages"])
+    record["environment"] = info
+    (run_dir / "run.json").write_text(json.dumps(record))
+
+
+def write_noise(run_dir: Path, sd_points: float, n_runs: int = 9, seed: int = 5) -> None:
+    """A noise.csv: the record itself plus replicates spread around it by ``sd_points``."""
+    from bench.noise import replicate_rows
+    from bench.report_data import load_run
+
+    data = load_run(run_dir)
+    own = pd.DataFrame(replicate_rows(data.predictions, replicate=0, seed=0, environment="e"))
+    rng = np.random.default_rng(seed)
+    rows = [own]
+    for r in range(1, n_runs):
+        other = own.copy()
+        moved = np.round((own["top1"] + rng.normal(0, sd_points / 100, len(own))) * own["n"])
+        other["n_correct"] = np.clip(moved, 0, own["n"]).astype(int)
+        other["top1"] = other["n_correct"] / other["n"]
+        other["replicate"], other["seed"] = r, r
+        rows.append(other)
+    pd.concat(rows).to_csv(run_dir / "noise.csv", index=False)

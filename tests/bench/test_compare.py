@@ -10,7 +10,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from _report_runs import CLASSES, make_run, noisy, perfect, write_metrics
+from _report_runs import (
+    CLASSES,
+    make_run,
+    noisy,
+    perfect,
+    set_environment,
+    write_metrics,
+    write_noise,
+)
 
 from bench.cli import main as cli_main
 from bench.compare import compare_runs, comparison_markdown
@@ -191,43 +199,12 @@ def test_bad_arguments_are_clear_errors(baseline, tmp_path):
 
 
 # ------------------------------------------------------------------ environments and noise
-def _set_environment(run_dir: Path, cpu_model: str, device: str = "cpu") -> None:
-    """Give a hand-made run an environment record (as bench.environment writes it)."""
-    from bench.environment import environment_key
-
-    record = json.loads((run_dir / "run.json").read_text())
-    info = {"cpu_model": cpu_model, "cpu_flags": {"avx2": True, "avx512f": "AVX-512" in cpu_model},
-            "device": device, "kernel_env": {}}
-    info["key"] = environment_key(info, record["packages"])
-    record["environment"] = info
-    (run_dir / "run.json").write_text(json.dumps(record))
-
-
-def _write_noise(run_dir: Path, sd_points: float, n_runs: int = 9, seed: int = 5) -> None:
-    """A noise.csv: the record itself plus replicates spread around it by ``sd_points``."""
-    from bench.noise import replicate_rows
-    from bench.report_data import load_run
-
-    data = load_run(run_dir)
-    own = pd.DataFrame(replicate_rows(data.predictions, replicate=0, seed=0, environment="e"))
-    rng = np.random.default_rng(seed)
-    rows = [own]
-    for r in range(1, n_runs):
-        other = own.copy()
-        moved = np.round((own["top1"] + rng.normal(0, sd_points / 100, len(own))) * own["n"])
-        other["n_correct"] = np.clip(moved, 0, own["n"]).astype(int)
-        other["top1"] = other["n_correct"] / other["n"]
-        other["replicate"], other["seed"] = r, r
-        rows.append(other)
-    pd.concat(rows).to_csv(run_dir / "noise.csv", index=False)
-
-
 @pytest.fixture()
 def calibrated(tmp_path) -> Path:
     """The baseline made on an AVX-512 machine, with 9 runs of noise (sd 5 points)."""
     record = _copy(make_run(tmp_path / "src", _suite(), per_class=12), tmp_path / "record")
-    _set_environment(record, "Vendor CPU with AVX-512")
-    _write_noise(record, 5.0)
+    set_environment(record, "Vendor CPU with AVX-512")
+    write_noise(record, 5.0)
     return record
 
 
@@ -258,7 +235,7 @@ def test_same_environment_identical_predictions_are_equal_and_any_change_is_name
 def test_another_machine_is_judged_against_the_noise_and_the_header_says_why(
         calibrated, tmp_path):
     candidate = _copy(calibrated, tmp_path / "cand")
-    _set_environment(candidate, "Vendor CPU with AVX2 only")
+    set_environment(candidate, "Vendor CPU with AVX2 only")
     n_changed = _break_correct(candidate, "steady", 0.05)  # a few videos: numerics noise
     table, status = compare_runs(calibrated, candidate)
     rows = table.set_index("method")
@@ -312,7 +289,7 @@ def test_without_noise_mcnemar_is_holm_adjusted_across_methods(baseline, tmp_pat
 
 def test_on_cuda_only_a_deterministic_method_is_held_to_the_same_bytes(tmp_path):
     record = make_run(tmp_path / "record", _suite(), per_class=12)
-    _set_environment(record, "Vendor CPU", device="cuda")
+    set_environment(record, "Vendor CPU", device="cuda")
     candidate = _copy(record, tmp_path / "cand")
     _break_correct(candidate, "steady", 0.05)
     table, status = compare_runs(record, candidate)

@@ -20,7 +20,9 @@ from _report_runs import (
     make_run,
     noisy,
     perfect,
+    set_environment,
     write_folder_dataset,
+    write_noise,
 )
 from sklearn.metrics import (
     accuracy_score,
@@ -332,3 +334,32 @@ def test_training_section_summarises_each_units_history(tmp_path):
     (unit / "history.csv").unlink()
     write_report(run_dir)
     assert "## Training" not in (run_dir / "report.md").read_text()
+
+
+def test_a_calibrated_record_reports_its_noise_and_what_the_gate_can_see(tmp_path):
+    from bench.compare import DEFAULT_TOLERANCE
+    from bench.noise import minimal_detectable_drop, noise_summary
+    from bench.report_data import load_run
+
+    run_dir = make_run(tmp_path / "run", {"good": (2013, "classical", noisy(0.1)),
+                                          "weak": (2015, "deep", noisy(0.9))}, per_class=8)
+    write_noise(run_dir, 6.0)
+    set_environment(run_dir, "Vendor CPU with AVX-512")
+    write_report(run_dir)
+    text = (run_dir / "report.md").read_text()
+    noise = _section(text, "## Run-to-run noise")
+    assert "This record (seed 0) was rerun with seeds 1, 2, 3, 4, 5, 6, 7, 8" in noise
+    summary = noise_summary(load_run(run_dir).noise).set_index("method")
+    for method in ("good", "weak"):
+        row = next(ln for ln in noise.splitlines() if ln.startswith(f"| `{method}`"))
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        model = summary.loc[method]
+        assert cells[2] == "9" and cells[3] == f"{model['mean']:.1f} ± {model['sd_raw']:.1f}"
+        mde = minimal_detectable_drop(model["sd"], 9, 2, alpha=0.05, tolerance=DEFAULT_TOLERANCE)
+        assert cells[5].startswith(f"{mde:.1f}")
+        # a method whose noise is wider than its accuracy is reported as one the gate cannot see
+        assert ("blind" in cells[5]) == (mde >= model["mean"])
+    assert "blind" in next(ln for ln in noise.splitlines() if ln.startswith("| `weak`"))
+    environment = _section(text, "## Run summary")
+    assert "Numerical environment" in environment and "Vendor CPU with AVX-512" in environment
+
