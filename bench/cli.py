@@ -84,14 +84,6 @@ def _under_simulated_isa(name: str, argv: list[str]) -> int:
     print(f"simulating instruction set {name}: {shown}", file=sys.stderr)
     try:
         return subprocess.call([sys.executable, "-m", "bench", *argv],
-                               env={**_without_simulation(os.environ), **variables})
+                               env=simulated_isa_environment(name, os.environ))
     except KeyboardInterrupt:
         return 130
-
-
-def _without_simulation(environ: os._Environ | dict[str, str]) -> dict[str, str]:
-    """``environ`` minus every variable a simulated instruction set sets (none is stale)."""
-    from bench.environment import SIMULATED_ISAS
-
-    simulated = {k for variables in SIMULATED_ISAS.values() for k in variables}
-    return {k: v for k, v in environ.items() if k not in simulated}

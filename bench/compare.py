@@ -38,14 +38,7 @@ import numpy as np
 import pandas as pd
 
 from bench.environment import environment_differences
-from bench.noise import (
-    detectable_drop_text,
-    drop_pvalue,
-    judge_family,
-    minimal_detectable_drop,
-    noise_summary,
-    rise_pvalue,
-)
+from bench.noise import detectable_drop_text, judge_family, noise_summary, noise_tests
 from bench.report_data import RunData, class_mean_of_correct, correct_mask, load_run, method_order
 
 __all__ = ["compare_runs", "comparison_markdown", "MARKS", "DEFAULT_TOLERANCE"]
@@ -320,34 +313,30 @@ def _judge_statistically(table: pd.DataFrame, noise: pd.DataFrame | None, *, alp
     The family is every statistically judged row of the comparison: the probability of one
     false alarm or more across them stays at or below ``alpha`` (:func:`bench.noise.judge_family`).
     """
-    judged = table["test"].isin(["noise", "mcnemar"]).to_numpy()
+    judged = table["test"].isin(["noise", "mcnemar"])
     if not judged.any():
         return
     n_tests = int(judged.sum())
-    models = noise.set_index(["method", "fold"]) if noise is not None else None
-    p_drop = np.full(len(table), np.nan)
-    p_rise = np.full(len(table), np.nan)
-    change = np.full(len(table), np.nan)
-    for i in np.flatnonzero(judged):
-        row = table.index[i]
-        r = table.loc[row]
-        if r["test"] == "noise":
-            model = models.loc[(r["method"], r["fold"])]
-            mean, sd, n_runs = float(model["mean"]), float(model["sd"]), int(model["n_runs"])
-            change[i] = r["top1_cand"] - mean
-            table.loc[row, ["noise_mean", "noise_sd", "n_runs", "d_noise", "detectable_drop"]] = (
-                mean, sd, n_runs, change[i],
-                minimal_detectable_drop(sd, n_runs, n_tests, alpha=alpha, tolerance=tolerance))
-            p_drop[i] = drop_pvalue(r["top1_cand"], mean, sd, n_runs)
-            p_rise[i] = rise_pvalue(r["top1_cand"], mean, sd, n_runs)
-        else:  # McNemar's exact test is two-sided: one p-value for either direction
-            change[i] = r["d_top1"]
-            p_drop[i] = p_rise[i] = r["p_value"]
-            table.loc[row, "detectable_drop"] = _mcnemar_detectable_drop(
-                int(r["n"]), n_tests, alpha, tolerance)
+    by_noise, by_mcnemar = table["test"] == "noise", table["test"] == "mcnemar"
+    # McNemar's exact test is two-sided: one p-value for either direction
+    p_drop = table["p_value"].where(by_mcnemar)
+    p_rise = p_drop.copy()
+    if by_noise.any():
+        rows = table.loc[by_noise]
+        tests = noise_tests(pd.Series(rows["top1_cand"].to_numpy(),
+                                      index=pd.MultiIndex.from_frame(rows[["method", "fold"]])),
+                            noise, n_tests=n_tests, alpha=alpha, tolerance=tolerance)
+        columns = ["noise_mean", "noise_sd", "n_runs", "d_noise", "detectable_drop"]
+        table.loc[by_noise, columns] = tests[columns].to_numpy()
+        p_drop[by_noise] = tests["p_drop"].to_numpy()
+        p_rise[by_noise] = tests["p_rise"].to_numpy()
+    table.loc[by_mcnemar, "detectable_drop"] = [
+        _mcnemar_detectable_drop(int(n), n_tests, alpha, tolerance)
+        for n in table.loc[by_mcnemar, "n"]]
+    change = np.where(by_noise, table["d_noise"], table["d_top1"])
     verdict, p_adjusted = judge_family(p_drop, p_rise, change, alpha=alpha, tolerance=tolerance)
     marks = {"worse": "-", "better": "+", "same": "="}
-    for i in np.flatnonzero(judged):
+    for i in np.flatnonzero(judged.to_numpy()):
         within = verdict[i] == "same" and p_adjusted[i] < alpha and change[i] != 0
         table.loc[table.index[i], ["mark", "note", "p_adjusted"]] = (
             marks[verdict[i]], "significant but within the tolerance" if within else "",

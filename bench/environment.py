@@ -33,6 +33,7 @@ import json
 import os
 import platform
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -84,8 +85,18 @@ SIMULATED_ISAS: dict[str, dict[str, str]] = {
 }
 
 
-def simulated_isa_environment(name: str) -> dict[str, str]:
+def simulated_isa_environment(name: str, base: Mapping[str, str] | None = None
+                              ) -> dict[str, str]:
     """The environment variables that simulate instruction set ``name`` on this machine.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`SIMULATED_ISAS`.
+    base : mapping, optional
+        A whole environment (e.g. ``os.environ``) to return with the simulation applied: every
+        variable another simulated set would set is removed from it first, so nothing stale
+        is left. ``None``: only the simulation's own variables.
 
     Raises
     ------
@@ -95,7 +106,11 @@ def simulated_isa_environment(name: str) -> dict[str, str]:
     if name not in SIMULATED_ISAS:
         raise ValueError(f"--simulate-isa must be one of {', '.join(SIMULATED_ISAS)}; "
                          f"got {name!r}.")
-    return {**SIMULATED_ISAS[name], SIMULATED_ISA_MARKER: name}
+    variables = {**SIMULATED_ISAS[name], SIMULATED_ISA_MARKER: name}
+    if base is None:
+        return variables
+    simulated = {k for isa in SIMULATED_ISAS.values() for k in isa}
+    return {**{k: v for k, v in base.items() if k not in simulated}, **variables}
 
 
 def _cpuinfo() -> tuple[str | None, set[str] | None]:

@@ -57,6 +57,7 @@ __all__ = [
     "detectable_drop_text",
     "rise_pvalue",
     "judge_family",
+    "noise_tests",
     "noise_gate",
 ]
 
@@ -203,6 +204,43 @@ def detectable_drop_text(drop: float, mean: float) -> str:
     return f"{drop:.1f}"
 
 
+def noise_tests(candidate_top1: pd.Series, summary: pd.DataFrame, *, n_tests: int,
+                alpha: float, tolerance: float) -> pd.DataFrame:
+    """Each candidate accuracy against its noise model: the one-sided p-values, unadjusted.
+
+    Parameters
+    ----------
+    candidate_top1 : Series
+        Candidate top-1 in points, indexed by ``(method, fold)``.
+    summary : DataFrame
+        :func:`noise_summary` of the record.
+    n_tests : int
+        Size of the family the p-values will be adjusted in (for the detectable drop).
+    alpha, tolerance : float
+        As in :func:`minimal_detectable_drop`.
+
+    Returns
+    -------
+    DataFrame
+        Indexed like ``candidate_top1``: ``noise_mean, noise_sd, n_runs, d_noise`` (candidate
+        minus mean), ``p_drop, p_rise, detectable_drop``.
+    """
+    summary = summary.set_index(["method", "fold"])
+    frame = pd.DataFrame(index=candidate_top1.index)
+    frame["noise_mean"] = [float(summary.at[k, "mean"]) for k in frame.index]
+    frame["noise_sd"] = [float(summary.at[k, "sd"]) for k in frame.index]
+    frame["n_runs"] = [int(summary.at[k, "n_runs"]) for k in frame.index]
+    frame["d_noise"] = candidate_top1.to_numpy(dtype=float) - frame["noise_mean"]
+    models = list(zip(candidate_top1, frame["noise_mean"], frame["noise_sd"], frame["n_runs"],
+                      strict=True))
+    frame["p_drop"] = [drop_pvalue(*model) for model in models]
+    frame["p_rise"] = [rise_pvalue(*model) for model in models]
+    frame["detectable_drop"] = [
+        minimal_detectable_drop(s, r, n_tests, alpha=alpha, tolerance=tolerance)
+        for s, r in zip(frame["noise_sd"], frame["n_runs"], strict=True)]
+    return frame
+
+
 def noise_gate(candidate_top1: pd.Series, summary: pd.DataFrame, *, alpha: float,
                tolerance: float) -> pd.DataFrame:
     """Judge candidate accuracies against a noise summary, with Holm across all of them.
@@ -222,23 +260,11 @@ def noise_gate(candidate_top1: pd.Series, summary: pd.DataFrame, *, alpha: float
     Returns
     -------
     DataFrame
-        Indexed like ``candidate_top1``: ``noise_mean, noise_sd, n_runs, d_noise`` (candidate
-        minus mean), ``p_drop, p_adjusted, detectable_drop`` and ``verdict`` in
+        :func:`noise_tests`'s columns plus ``p_adjusted`` and ``verdict`` in
         ``{"worse", "better", "same"}``.
     """
-    summary = summary.set_index(["method", "fold"])
-    frame = pd.DataFrame(index=candidate_top1.index)
-    frame["noise_mean"] = [summary.at[k, "mean"] for k in frame.index]
-    frame["noise_sd"] = [summary.at[k, "sd"] for k in frame.index]
-    frame["n_runs"] = [int(summary.at[k, "n_runs"]) for k in frame.index]
-    frame["d_noise"] = candidate_top1.to_numpy(dtype=float) - frame["noise_mean"]
-    models = list(zip(candidate_top1, frame["noise_mean"], frame["noise_sd"], frame["n_runs"],
-                      strict=True))
-    frame["p_drop"] = [drop_pvalue(*model) for model in models]
-    p_rise = [rise_pvalue(*model) for model in models]
+    frame = noise_tests(candidate_top1, summary, n_tests=len(candidate_top1), alpha=alpha,
+                        tolerance=tolerance)
     frame["verdict"], frame["p_adjusted"] = judge_family(
-        frame["p_drop"], p_rise, frame["d_noise"], alpha=alpha, tolerance=tolerance)
-    frame["detectable_drop"] = [
-        minimal_detectable_drop(s, r, len(frame), alpha=alpha, tolerance=tolerance)
-        for s, r in zip(frame["noise_sd"], frame["n_runs"], strict=True)]
+        frame["p_drop"], frame["p_rise"], frame["d_noise"], alpha=alpha, tolerance=tolerance)
     return frame

@@ -98,3 +98,12 @@ def test_differences_name_what_changed_and_an_old_record_differs_from_everything
 def test_an_unknown_simulated_isa_is_a_clear_error():
     with pytest.raises(ValueError, match="avx2, avx512_core, sse41"):
         simulated_isa_environment("avx1024")
+
+
+def test_a_simulated_child_environment_keeps_nothing_of_another_simulation():
+    base = {"PATH": "/bin", "OPENCV_CPU_DISABLE": "AVX", "OMP_NUM_THREADS": "1"}
+    child = simulated_isa_environment("avx512_core", base)
+    assert child["PATH"] == "/bin" and child["OMP_NUM_THREADS"] == "1"
+    assert "OPENCV_CPU_DISABLE" not in child  # set by avx2 / sse41, not by avx512_core
+    assert child["ONEDNN_MAX_CPU_ISA"] == "AVX512_CORE"
+    assert child[SIMULATED_ISA_MARKER] == "avx512_core"
