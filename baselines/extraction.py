@@ -1,6 +1,6 @@
 """Per-video extraction of space-time descriptors: streamed, parallel, cached.
 
-:func:`extract_video` decodes one video with :func:`bench.video.iter_frames`, computes the
+:func:`extract_video` decodes one video with :func:`bench.data.video.iter_frames`, computes the
 optical flow of each frame pair once (shared by HOF and the MBH channels), builds per-frame
 integral histograms of every channel, asks a sampler (:mod:`baselines.sampling`) for tubes
 and pools them into descriptors (:mod:`baselines.spacetime`). It holds only a sliding window
@@ -44,8 +44,8 @@ from baselines.spacetime import (
     tube_descriptors,
 )
 from bench.atomic import atomic_path
+from bench.data.video import VideoDecodeError, iter_frames
 from bench.methods import VideoFailure
-from bench.video import VideoDecodeError, iter_frames
 
 __all__ = [
     "ExtractorConfig",
@@ -210,7 +210,7 @@ def extract_video(
 
     Raises
     ------
-    bench.video.VideoDecodeError
+    bench.data.video.VideoDecodeError
         The video cannot be decoded.
 
     Notes

@@ -1,7 +1,7 @@
 """Speed of the classical track's kernels against their references (``python -m bench perf``).
 
 :func:`run_perf` returns one dict per case with the keys ``case, ours_s, reference,
-reference_s, speedup, max_abs_diff, target, met, notes`` (see :mod:`bench.commands.perf`).
+reference_s, speedup, max_abs_diff, target, met, notes`` (see :mod:`bench.cli.perf`).
 Every case times ours and the reference in this process on the same input, after a warm-up
 call, alternating the two, and reports medians. Everything runs single-threaded (Numba, BLAS,
 OpenCV) unless the case says otherwise.

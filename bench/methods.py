@@ -1,12 +1,15 @@
 """The method registry: the only way the harness reaches the classical and deep tracks.
 
-A *method* is an sklearn-style estimator over videos::
+Every method serves one *task* (:data:`TASKS`, on its card). A recognition method is an
+sklearn estimator over videos (``sklearn.base.clone`` must work on it)::
 
-    method.fit(paths, y) -> method
+    method.fit(paths, y, groups=None) -> method
     method.decision_function(paths) -> (n_videos, n_classes) float array
 
-where ``paths`` is a 1-D object array of absolute video paths and ``y`` integer labels in
-``range(n_classes)``. A video that fails inside a method (decoding, feature extraction, ...)
+where ``paths`` is a 1-D object array of absolute video paths, ``y`` integer labels in
+``range(n_classes)`` and ``groups`` the dataset's group of each video (its actor), which a
+method uses to keep a whole group on one side of its internal model selection (a method that
+selects nothing ignores it). A video that fails inside a method (decoding, feature extraction, ...)
 does not stop it: the method appends a :class:`VideoFailure` to its ``failures_`` list, leaves
 the video out of training, and returns a row of NaN for it from ``decision_function``. The
 runner records those in ``failures.csv`` and scores the remaining videos.
@@ -25,8 +28,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
 
 __all__ = [
+    "TASKS",
     "MethodCard",
     "MethodContext",
     "VideoFailure",
@@ -38,6 +43,10 @@ __all__ = [
     "ChanceClassifier",
     "TRACK_MODULES",
 ]
+
+#: The tasks a method can serve; the run directory, the metrics and the report section of
+#: each live in ``bench.tasks.<task>``.
+TASKS = ("recognition",)
 
 #: Modules imported (once) to populate the registry. ``bench`` reaches the tracks only here.
 TRACK_MODULES = ("baselines.methods", "deep.methods")
@@ -67,6 +76,8 @@ class MethodCard:
         FLOPs (not MACs) per evaluated clip, when known.
     description : str
         One line for ``python -m bench list``.
+    task : str, default "recognition"
+        The task the method serves (:data:`TASKS`).
     """
 
     name: str
@@ -78,6 +89,7 @@ class MethodCard:
     params: int | None = None
     flops_per_clip: int | None = None
     description: str = ""
+    task: str = "recognition"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -157,6 +169,9 @@ def register_method(card: MethodCard, factory: Callable[..., Any], **default_par
     """
     if card.track not in ("classical", "deep", "reference"):
         raise ValueError(f"track must be classical, deep or reference. Got {card.track!r}.")
+    if card.task not in TASKS:
+        raise ValueError(f"{card.name}: task must be one of {', '.join(TASKS)}. "
+                         f"Got {card.task!r}.")
     _REGISTRY[card.name] = RegisteredMethod(card, factory, dict(default_params))
 
 
@@ -175,7 +190,8 @@ def _load_tracks() -> None:
                 raise
 
 
-def list_methods(pattern: str = "*", track: str | None = None) -> list[MethodCard]:
+def list_methods(pattern: str = "*", track: str | None = None,
+                 task: str | None = None) -> list[MethodCard]:
     """Cards of the registered methods, in order of year then name.
 
     Parameters
@@ -184,12 +200,16 @@ def list_methods(pattern: str = "*", track: str | None = None) -> list[MethodCar
         Shell-style wildcard on the name (``"r*d_18"``).
     track : str, optional
         Keep only this track.
+    task : str, optional
+        Keep only the methods of this task.
     """
     _load_tracks()
     regex = re.compile("^" + re.escape(pattern).replace(r"\*", ".*").replace(r"\?", ".") + "$")
     cards = [m.card for m in _REGISTRY.values() if regex.match(m.card.name)]
     if track is not None:
         cards = [c for c in cards if c.track == track]
+    if task is not None:
+        cards = [c for c in cards if c.task == task]
     return sorted(cards, key=lambda c: (c.year, c.name))
 
 
@@ -210,7 +230,7 @@ def build_method(name: str, ctx: MethodContext, **overrides: Any) -> Any:
 
 
 # ---------------------------------------------------------------------------- chance
-class ChanceClassifier:
+class ChanceClassifier(ClassifierMixin, BaseEstimator):
     """Seeded, stratified random scores: the floor every method must beat.
 
     Parameters
@@ -227,7 +247,8 @@ class ChanceClassifier:
     def __init__(self, random_state: int = 0):
         self.random_state = random_state
 
-    def fit(self, paths: np.ndarray, y: np.ndarray) -> ChanceClassifier:
+    def fit(self, paths: np.ndarray, y: np.ndarray, groups=None) -> ChanceClassifier:
+        """Learn the training label frequencies (``paths`` and ``groups`` are not read)."""
         y = np.asarray(y, dtype=int)
         if len(y) == 0:
             raise ValueError("ChanceClassifier needs at least one training video")
@@ -238,6 +259,7 @@ class ChanceClassifier:
         return self
 
     def decision_function(self, paths: np.ndarray) -> np.ndarray:
+        """Random scores, one row per video, the drawn class on top."""
         rng = np.random.default_rng(self.random_state)
         n, c = len(paths), len(self.classes_)
         scores = rng.uniform(0.0, 0.5, size=(n, c))

@@ -11,8 +11,8 @@ __all__ = ["cache_home"]
 def cache_home(home: str | os.PathLike | None = None) -> Path:
     """``home``, else ``$ACTBENCH_HOME``, else ``~/.cache/actbench``.
 
-    Everything under it can be deleted: a run regenerates what it needs (DESIGN contract 4:
-    a run directory never depends on it).
+    Everything under it can be deleted: a run regenerates what it needs, and a run directory
+    never depends on it (it keeps what its report reads, :mod:`bench.run.rundir`).
     """
     if home is not None:
         return Path(home)

@@ -2,7 +2,7 @@
 
 Deep training visits every video once per epoch. Decoding (and resizing) a compressed video
 costs far more than cutting a clip from decoded frames, so :class:`ClipCache` decodes each
-video once with :func:`bench.video.read_video` at the target short side and frame rate, stores
+video once with :func:`bench.data.video.read_video` at the target short side and frame rate, stores
 the ``(T, H, W, 3)`` uint8 frames as ``<cache_dir>/frames/<key>.npy`` and hands back read-only
 memory maps afterwards. The key is a SHA-256 over the absolute path, the file size, its
 modification time and the decode parameters, so a changed file or other decode settings never
@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.atomic import atomic_path
-from bench.video import read_video
+from bench.data.video import read_video
 
 __all__ = ["ClipCache"]
 
@@ -40,8 +40,9 @@ def _signature(path: str | os.PathLike) -> tuple[int, int]:
 def _map_frames(entry: Path, offset: int, shape: tuple[int, ...]) -> np.ndarray:
     """Read-only uint8 array of ``shape`` memory-mapped from ``entry`` at byte ``offset``.
 
-    What ``np.load(entry, mmap_mode="r")`` returns, without parsing the header again: about
-    0.01 ms against 0.05-0.1 ms, read once per training clip.
+    What ``np.load(entry, mmap_mode="r")`` returns, without parsing the header again, which
+    would cost several times the mapping itself on every training clip (measured:
+    docs/deep-recipes.md).
     """
     with open(entry, "rb") as fh:
         mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
@@ -133,7 +134,7 @@ class ClipCache:
 
         Raises
         ------
-        bench.video.VideoDecodeError
+        bench.data.video.VideoDecodeError
             When the video cannot be decoded (nothing is cached for it).
         """
         known = self._known.get(str(path))

@@ -13,7 +13,7 @@ clip's own mean and standard deviation (``normalise="clip"``); ``normalise="imag
 the fixed ImageNet statistics instead (for networks pretrained with them). From scratch on the
 synthetic set, the fixed statistics left a large constant offset (light backgrounds) and
 training loss stayed at ln C for half the run, where per-clip standardisation learned from the
-first epoch (see ``deep/methods.py`` notes).
+first epoch (measurements: docs/deep-recipes.md).
 
 Spatially, training uses a random resized crop (area share in ``scale``, aspect ratio in
 ``ratio``) and a horizontal flip *only when the dataset allows it*; testing uses ``M`` crops
@@ -51,7 +51,7 @@ __all__ = [
     "sample_test_views",
 ]
 
-#: ImageNet channel statistics (RGB, in [0, 1]) used to normalise every clip.
+#: ImageNet channel statistics (RGB, in [0, 1]), used by ``normalise="imagenet"``.
 MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 #: Input normalisations of :class:`ClipSpec`.
@@ -287,7 +287,7 @@ def _crop_resize_normalise(
         out = out[:, :, ::-1]
     channels_first = np.ascontiguousarray(out.transpose(3, 0, 1, 2))  # (3, T, S, S) uint8
     clip = channels_first.astype(np.float32)
-    clip /= 255.0  # in place: one clip-sized allocation less (~0.03 ms of ~0.4 per clip)
+    clip /= 255.0  # in place: one clip-sized allocation less per clip
     if normalise == "clip":
         mean, std = _channel_stats(channels_first)
         clip -= mean[:, None, None, None]

@@ -1,132 +1,53 @@
 """The deep methods of the benchmark, registered with :func:`bench.methods.register_method`.
 
-Each method wraps a network of :mod:`deep.models` in :class:`deep.train.VideoClassifier`.
-By default every method runs its **small** preset (``<name>_small``) under one shared
-protocol, sized so that the whole deep track of the default synthetic run trains on a CPU in
-minutes; ``preset="paper"`` selects the paper-size network with its paper's clip and input.
+Each method wraps a network of :mod:`deep.models` in :class:`deep.train.VideoClassifier` and
+trains it (from scratch unless ``weights`` is given) under one of three protocols
+(``_RECIPES``):
 
-Protocols (``ctx.quick`` picks the quick one, for tests and CI):
+* ``small`` (the default): the ``<name>_small`` network under one shared recipe, sized so that
+  the whole deep track of the default synthetic run trains and tests on a CPU in minutes;
+* quick (``ctx.quick``, ``--quick``): the same networks on a smaller clip, for tests and CI;
+* ``preset="paper"``: the paper-size network on its paper's clip length and input size
+  (``default_input`` of the model), tested on 10 clips x 3 crops.
 
-=========  ======================================  ==========  ======  ==================  ======
-preset     clip (3D models, LRCN, TimeSformer)     TSN         input   test views          epochs
-=========  ======================================  ==========  ======  ==================  ======
-quick      8 frames x interval 3                   8 segments  32x32*  1 clip x centre     12**
-small      8 frames x interval 3                   8 segments  48x48   2 clips x centre    14***
-paper      the model's ``default_input`` frames    3 segments  model   10 clips x 3 crops  30
-=========  ======================================  ==========  ======  ==================  ======
+Why the shared recipe is what it is: every clip is standardised per channel with its own
+statistics (``normalise="clip"``, :class:`deep.clips.ClipSpec`), because from scratch the fixed
+ImageNet statistics leave the light synthetic backgrounds as a large constant offset; the
+quick and small training crops are taken from the whole frame and keep most of its area, so
+that the actor is never cropped away. ``small`` and ``paper`` hold actors of the training fold
+out for early stopping when the caller passes ``groups`` (the benchmark runner passes the
+manifest's actors) and keep the best epoch's weights, so no choice is made on the test fold.
 
-``**`` i3d 30 and timesformer 24 on quick; ``***`` mc3_18 28 and i3d 36 (``_METHOD_RECIPE``). ``small`` and ``paper`` hold
-one actor of the training fold out for early stopping when the caller passes ``groups`` (the
-benchmark runner passes the manifest's actors) and keep the best epoch's weights.
+Methods that do not learn under the shared recipe change it (``_METHOD_RECIPE``, chosen on a
+held-out actor of the training fold or on an independent synthetic set, never on the test
+fold): ``c3d`` (no normalisation layers) trains at a lower learning rate and without dropout;
+``i3d`` and ``mc3_18`` under-fit in the shared number of epochs and train longer (that 3D
+blocks are harder to optimise than (2+1)D ones is also reported by Tran et al. 2018);
+``timesformer``, trained without the paper's ImageNet initialisation, uses a lower learning
+rate.
 
-TSN is registered with the paper's average consensus (blind to segment order); the
-``consensus="ordered"`` parameter keeps the order (segment features concatenated).
+``tsn`` is registered with the paper's average consensus, which is blind to segment order;
+``tsn_ordered`` concatenates the segment features in time order (the ordered segment fusion of
+Zhou et al. 2018).
 
 Parameters a method accepts (besides ``preset``, and ``consensus`` for TSN) are those of
 :class:`~deep.train.VideoClassifier` (``epochs``, ``lr``, ``weights``, ``reinit_head``, ...);
 they override the preset's values. ``ctx.options["weights"]`` / ``["reinit_head"]`` are used
-when no per-method value is given.
+when no per-method value is given. :func:`training_config` returns a method's parameters.
 
-Notes
------
-``*`` quick: the whole frame is decoded at a short side of 32 and random-resized-cropped with
-an area share of 0.7-1 (the actor is never cropped away), 3 clips per video and epoch, 12
-epochs. Every clip is standardised per channel with its own statistics (``normalise="clip"``,
-:class:`deep.clips.ClipSpec`).
+The recipes of every method in a table, and the dated measurements they were chosen on:
+``docs/deep-recipes.md``.
 
-Why the small presets first stayed at chance on the quick synthetic set (measured 2026-11-26,
-shared 2-core CPU, training on actor 1 of the quick fold-1 training actors and validating on
-another actor -- never on the test fold):
-
-1. **Input normalisation.** With the ImageNet mean/std, the light synthetic backgrounds leave
-   a large constant offset; ``r3d_18_small`` (48x48, 15 epochs, lr 2e-3, 2 training actors)
-   kept its training loss at ln 12 = 2.49 for 8 epochs and ended at train accuracy 0.17.
-   The same run with per-clip standardisation learned from epoch 2 (loss 2.49 -> 1.29,
-   train accuracy 0.63). Per-clip standardisation is now the default.
-2. **Too few optimisation steps and a cropped-away actor.** The old quick recipe (32x32
-   crops of area 0.4-1 from a frame of short side 37, 2 clips per video, 8 epochs: ~150
-   steps) could cut the actor out of the crop; 3 clips per video, 12 epochs and area 0.7-1
-   of the whole frame give the model the actor in every clip and ~2x the steps.
-3. **Too few actors to generalise.** Trained on 1 or 2 actors, every configuration above
-   reached a useful training accuracy (0.36-0.69) but stayed near chance on a held-out
-   actor (0.08-0.17): each actor has its own colours and background. The quick preset of
-   :mod:`bench.datasets.synthetic` therefore has 6 actors (3 per training fold) instead of 4.
-
-With these changes (quick recipe, fold 1 of the quick set: 108 training / 108 test clips,
-chance 1/12 = 9 clips) the test fold gave: ``r3d_18`` 36, ``r2plus1d_18`` 33, ``c3d`` 28
-(at lr 5e-4; 9 at 2e-3), ``lrcn`` 25, ``mc3_18`` 19, ``tsn`` 18 correct (binomial p < 0.01),
-but ``i3d`` 15 (p = 0.035, its loss rose in the first epochs) and ``timesformer`` 9
-(training loss stayed at ln 12; also at lr 5e-4 on a validation actor): open problems.
-
-The ``small`` recipe (48x48 of the whole frame) is sized by FLOPs for the 8-minute default
-run. With 4 epochs, on the default set's fold 1, ``r3d_18`` reached 86/396 = 0.22 on the test
-fold and ``tsn`` 87/396 = 0.22, with the validation accuracy (a held-out actor of the
-training fold) still rising at the last epoch (0.08, 0.16, 0.24, 0.26): under-trained. With 8
-epochs ``r3d_18``'s validation accuracy rose to 0.38 (0.08, 0.21, 0.22, 0.25, 0.31, 0.33,
-0.36, 0.38) and its test accuracy was 119/396 = 0.30, at ~51 s of training on one CPU
-thread; scaled by the models' measured training cost per clip, the 8 small presets need
-about 9 CPU-minutes, i.e. ~5 minutes on 2 cores. With 8 epochs (one thread each): ``tsn``
-133/396 = 0.34 (25 s), ``lrcn`` 135/396 = 0.34 (26 s), ``c3d`` 124/396 = 0.31 (65 s),
-``r2plus1d_18`` 152/396 = 0.38 (72 s). Designed pairs (fold 1, 33 + 33 test clips): on
-sit_down/stand_up, ``tsn`` (average consensus) is at chance within the pair (26 of 57 pair
-predictions right) while ``lrcn`` gets 51 of 59 and ``r2plus1d_18`` 31 of 40; ``r3d_18``
-predicted stand_up for both. No model separated wave_then_clap/clap_then_wave yet (they are
-rarely predicted at all). Still far below the classical track (0.7-0.84): more epochs would
-help, at the cost of the 8-minute budget.
-
-The order pair (measured 2026-11-26, default set, fold-1 training actors with the last one
-held out for validation, 132 validation clips): a dense clip of 8 frames x interval 3 spans
-22 of the 40 frames, so a random training clip often holds one sub-action only; TSN's 8
-segments span the whole video. With the ordered consensus (segment features concatenated in
-time order) ``tsn`` reached 104/132 = 0.79 on the validation actor, with 16 of 16 right
-within wave_then_clap/clap_then_wave and 19 of 19 within sit_down/stand_up -- registered as
-the method ``tsn_ordered``. ``lrcn`` (8 x 3): 63/132, 10 of 11 within the order pair;
-at interval 4 (span 29 frames) 73/132, 8 of 9. The dense-clip protocol is kept at 8 x 3.
-
-``i3d`` on the same validation split: 34/132 (chance 11): it learns on the default set; on
-the quick set (3 training actors) it needs 30 epochs (``_METHOD_RECIPE``). ``timesformer``:
-see :mod:`deep.models.timesformer` (why ``timesformer_small`` standardises its pooled
-features), ``_METHOD_RECIPE`` and docs/models.md.
-
-The small recipe, revised (measured 2026-11-26, 2-core CPU, same validation split). Three
-changes made a training step cheaper: ``channels_last_3d`` memory on the CPU (a step of
-``r2plus1d_18_small`` 0.112 -> 0.074 s), no DataLoader worker on 2 cores (the worker took a
-core from the training threads) and clip statistics from uint8 histograms (clip preparation
-~1.1 -> ~0.3 ms). ``r3d_18`` now trains at ~285 clips/s against 155 before; one epoch of
-all nine small presets (one clip per video, validation included) takes 27.6 s. The time
-bought more epochs: at 16 epochs instead of 8 ``r3d_18`` reached 63/132 = 0.48 on the
-validation actor instead of 40/132 = 0.30, and 16 of 19 right within sit_down/stand_up instead
-of 7 of 12; ``c3d`` 90/132 = 0.68. 14 epochs for every small preset (about 14 x 27.6 s + test
-~= 7 minutes) keep the deep track within the 8-minute budget; TimeSformer no longer takes 2
-clips per video.
-
-Why ``mc3_18`` and ``i3d`` first did not separate sit_down/stand_up (two-way 56 % and 50 % on
-fold 1 of the record at 14 epochs, where ``r2plus1d_18`` had 100 %, ``r3d_18`` 80 % and ``c3d``
-76 %). Measured 2026-11-26 on the default set, training on fold 1's training actors minus the
-last (held out; 22 of its clips are sit_down/stand_up), small recipe: the two-way accuracy on
-the model's *own training clips* (110 sit_down/stand_up clips) was 0.527 for ``mc3_18`` and 0.536
-for ``i3d`` (``r2plus1d_18``: 0.882), so they had not learned the pair at all -- under-fitting,
-not a failure to generalise, and not the generator (the same clips are separated by
-``r2plus1d_18``, ``tsn_ordered``, ``lrcn`` and the classical HOF/MBH methods). That (2+1)D
-blocks are easier to optimise than 3D ones (lower training error at the same size) is what Tran
-et al. (2018) report too. Within 14 epochs (whole schedule run) neither zero-initialised residual
-BN (``mc3_18``: 0.545 on its training pair) nor, for ``i3d``, no dropout (0.509) or a 3-frame
-stride-1 temporal stem (0.536) helped; lr 4e-3 did somewhat for ``mc3_18`` (0.673). Batch 8,
-SGD (lr 0.05), no gradient clipping and BN on the pooled features were tried with early
-stopping, which cut those runs short (see below). Longer schedules did help (numbers in
-``_METHOD_RECIPE``): the pair is learned last, after the appearance classes, so ``mc3_18`` now
-trains 28 epochs and ``i3d`` 36, with the patience scaled to the schedule. In the release
-record (fold 1) they now separate the pair (two-way 74 % and 76 %, one-sided binomial
-p < 0.0001; ``tsn`` 55 %, p = 0.27) and their top-1 rose from 0.381 to 0.467 (``mc3_18``) and
-from 0.301 to 0.460 (``i3d``). Reading a cached entry without parsing its header again
-(:class:`deep.cache.ClipCache`) took the data path from 0.58 to 0.39 ms per training clip; the
-deep track of the record (train and test of the nine methods) took 447.5 s of its 480.
-
-The early-stopping validator is one actor of the training fold. On the split above, the actor
-carved out for validation was unrepresentative: its validation loss rose (``mc3_18`` 2.4 -> 3.3
-over 28 epochs, accuracy 0.08-0.20) while the held-out actor's accuracy rose to 0.64, so
-keeping the best validation epoch kept epoch 6. On fold 1 of the benchmark the carved actor
-follows the others (validation accuracy rising with the epochs, see ``history.csv``).
+References
+----------
+Tran, D., Wang, H., Torresani, L., Ray, J., LeCun, Y., Paluri, M. (2018). A closer look at
+spatiotemporal convolutions for action recognition. CVPR. arXiv:1711.11248.
+Wang, L. et al. (2016). Temporal segment networks: towards good practices for deep action
+recognition. ECCV. arXiv:1608.00859.
+Zhou, B., Andonian, A., Oliva, A., Torralba, A. (2018). Temporal relational reasoning in
+videos. ECCV. arXiv:1711.08496.
+Bertasius, G., Wang, H., Torresani, L. (2021). Is space-time attention all you need for video
+understanding? ICML. arXiv:2102.05095.
 """
 
 from __future__ import annotations
@@ -205,9 +126,10 @@ DEEP_METHODS: tuple[DeepMethod, ...] = (
 )
 _BY_NAME = {m.name: m for m in DEEP_METHODS}
 
-#: Training recipes of the presets. ``small`` is sized for the default synthetic run
-#: (660 training clips of 48x64 after the validation actor is held out, 2 CPU cores: the nine
-#: small presets train and test in about 7 minutes together).
+#: Training recipes of the protocols (``quick``: tests and CI; ``small``: the default; ``paper``:
+#: the paper-size networks, whose clip length and input size come from the model). ``small`` is
+#: sized so that the nine small presets train and test within the deep track's budget of the
+#: default synthetic run on 2 CPU cores (timings: docs/deep-recipes.md).
 _RECIPES: dict[str, dict[str, Any]] = {
     "quick": dict(clip_len=8, frame_interval=3, crop_size=32, short_side=32, scale=(0.7, 1.0),
                   epochs=12, batch_size=8, clips_per_video=3, lr=2e-3, warmup_epochs=1.0,
@@ -223,33 +145,21 @@ _RECIPES: dict[str, dict[str, Any]] = {
 
 #: Per-method changes to the recipes, by protocol (``"both"``: quick and small). Each was
 #: chosen on data other than the test fold: a held-out actor of the default set's fold-1
-#: training actors, or fold 1 of an independent quick set (``seed=1``).
+#: training actors, or fold 1 of an independent quick set (``seed=1``). The measurements:
+#: docs/deep-recipes.md.
 _METHOD_RECIPE: dict[str, dict[str, dict[str, Any]]] = {
-    # C3D has no normalisation layers and kept its loss at ln 12 at lr 2e-3 on the quick set;
-    # at 5e-4 it learned (train 0.29, validation actor 0.22 after 12 epochs).
+    # C3D has no normalisation layers: at the shared learning rate its loss stays at chance.
     "c3d": {"both": dict(lr=5e-4)},
-    # From scratch on 3 training actors, I3D (22 layers deep at a quarter width) needs more
-    # steps than the quick recipe gives: on the seed-1 quick set it scored 14/108 after 12
-    # epochs, 17/108 after 24 and 19/108 after 30 (chance 9).
+    # I3D from scratch (22 layers deep at a quarter width) needs more steps than the shared
+    # schedules give: on the quick set it is still near chance after 12 epochs, and on the
+    # default set it fits sit_down/stand_up (learned last, after the appearance classes) only
+    # with a longer schedule. Patience grows with the schedule.
     "i3d": {"quick": dict(epochs=30), "small": dict(epochs=36, patience=10)},
-    # MC3 and I3D under-fit the default set in 14 epochs: on their own training clips they
-    # did not separate sit_down from stand_up (two-way 0.527 and 0.536; r2plus1d_18 0.882).
-    # On the default set's fold-1 training actors with the last actor held out (never the test
-    # fold), with the whole schedule run: mc3_18 after 28 epochs 0.636 on the held-out actor
-    # (0.220 after 14) and 0.773 two-way on its sit_down/stand_up clips, 0.918 on its training
-    # clips; i3d after 36 epochs 0.598 (0.265 after 14), two-way 0.773 held out and 0.800 on
-    # its training clips (on its training clips: 0.591 after 28 epochs, 0.736 after 32, 0.882
-    # after 40; lr 1e-3, 3e-3, 4e-3 and batch 8 did not do better at 28). 36 rather than 40
-    # keeps the deep track within its 8 minutes. Patience grows with the schedule (4 of 14).
+    # MC3 under-fits the default set in the shared 14 epochs (it does not separate sit_down
+    # from stand_up even on its own training clips); patience grows with the schedule.
     "mc3_18": {"small": dict(epochs=28, patience=8)},
-    # TimeSformer trained from scratch sits on a plateau at ln 12 before it learns (the paper
-    # starts from ImageNet ViT weights). With LayerScale (timesformer_small) at lr 1e-3, the
-    # seed-1 quick set gave 17/108 after 12 epochs, 22/108 after 24 and 26/108 after 36; the
-    # seed-2 quick set 9/108 after 24 and 17/108 after 36 (lr 2e-3, 24 epochs: 20 and 12).
-    # Without LayerScale 10-15/108 on seed 1 at lr 1e-4 to 1e-3, even after 30 epochs. With
-    # the pooled features standardised before the head (timesformer_small's head_norm), 24
-    # epochs give 35/108 (seed 1) and 22/108 (seed 2); then the benchmark's own quick set
-    # (seed 0, the test of tests/deep) 22/108, where it had 15/108 without.
+    # TimeSformer trained from scratch sits on a plateau at chance before it learns (the paper
+    # starts from ImageNet ViT weights); a lower learning rate, and on quick more epochs.
     "timesformer": {"both": dict(lr=1e-3), "quick": dict(epochs=24)},
 }
 
@@ -261,9 +171,9 @@ def _model_overrides(name: str, num_frames: int, crop: int, consensus: str) -> d
     if name in ("lrcn", "timesformer"):
         return dict(num_frames=num_frames, img_size=crop)
     if name == "c3d":
-        # C3D has no normalisation layers; with its paper dropout of 0.5 in fc6/fc7 the small
-        # preset did not fit even one fixed batch of 24 quick clips in 15 full-batch steps
-        # (loss stayed at ln 12), without dropout it did.
+        # C3D has no normalisation layers; with its paper dropout (0.5 in fc6/fc7) the small
+        # preset cannot fit even one fixed batch (docs/deep-recipes.md). The paper preset keeps
+        # the paper's dropout.
         return dict(dropout=0.0)
     return {}
 
@@ -337,9 +247,8 @@ def build_classifier(name: str, ctx: MethodContext, *, preset: str = "small",
         progress=bool(ctx.progress),
         cache_dir=ctx.cache_dir,
         work_dir=ctx.work_dir,
-        # Clip preparation is cheap (~0.3 ms per clip): a worker only pays off where it does
-        # not take a core from the training threads. On 2 cores, one worker made r3d_18_small
-        # train at 155 clips/s against 177 without.
+        # Clip preparation is cheap: a worker only pays off where it does not take a core from
+        # the training threads, so none on 2 cores (measured: docs/deep-recipes.md).
         num_workers=min(8, max(0, int(ctx.jobs) - 2)),
     )
     unknown = set(params) - set(VideoClassifier().get_params())

@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.compare import compare_runs
-from bench.regress import default_record
-from bench.report_data import load_run
+from bench.report.compare import compare_runs
+from bench.report.regress import default_record
+from bench.run.rundir import load_run
 
 #: name -> extra arguments of ``python -m bench regress``.
 #: ``sse41`` is left out: without AVX the deep models train an order of magnitude slower.

@@ -147,6 +147,13 @@ class TimeSformer(nn.Module):
     pool : {"cls", "mean"}, default "cls"
         What the head reads: the class token (the paper) or the mean of the normalised patch
         tokens (as in VideoMAE, Tong et al. 2022, arXiv:2203.12602). See Notes.
+    stem : {"patch", "conv"}, default "patch"
+        The patch embedding: a 1×p×p ``Conv3d`` (the paper's patchify layer), or per-frame 3×3
+        stride-2 convolutions down to the patch grid (Xiao et al. 2021, arXiv:2106.14881;
+        ``patch_size`` must be a power of two). See Notes.
+    layer_scale : float or None, default None
+        LayerScale (Touvron et al. 2021, arXiv:2103.17239): a learned per-channel gain on each
+        residual branch, starting at this value; None: no gain (the paper's block).
     head_norm : bool, default False
         Standardise the pooled features over the batch before the classifier: a
         ``BatchNorm1d`` without affine parameters, as in MAE's linear probe (He et al. 2022,
@@ -157,29 +164,29 @@ class TimeSformer(nn.Module):
     -----
     Other clip sizes are accepted: the spatial position embedding is interpolated
     (bilinear) to the patch grid and the time embedding (nearest) to the number of frames, as
-    in the reference implementation. The patch embedding is a 1×p×p ``Conv3d`` (the same
-    weights as a per-frame 2D one). Stochastic depth is not implemented. The time embedding
+    in the reference implementation. With ``stem="patch"`` the patch embedding is a 1×p×p
+    ``Conv3d`` (the same weights as a per-frame 2D one). Stochastic depth is not implemented. The time embedding
     starts from N(0, 0.02²) rather than zeros, so that the untrained network already tells
     frame orders apart (with zeros, divided attention is blind to order until it is learned).
 
-    Why the small preset pools the patch tokens: the class token only gathers the patches
-    through spatial attention, which starts nearly uniform, so at initialisation it receives
-    about the mean of the patch embeddings -- the same for every clip once clips are
-    standardised (``normalise="clip"`` in :mod:`deep.clips`). Trained from scratch on the
-    quick synthetic set, ``timesformer_small`` with the class token kept its training loss at
-    ln 12 for 12 epochs (training accuracy 0.08-0.11, also at lr 5e-4 and with 4-pixel
-    patches) although it memorises 16 random clips in 60 steps; the mean of the patch tokens
-    carries the signal from the first step. The small preset also replaces the patchify
-    layer by a convolutional stem (``stem="conv"``, Xiao et al. 2021): on augmented quick clips
-    (batch 16, AdamW 3e-4) its training loss left the ln 12 plateau after ~250 steps, that of
-    the patchify layer had not after 350. Neither change is in the paper-size ``timesformer``.
+    The small preset (``timesformer_small``) turns on four options that the paper-size
+    ``timesformer`` leaves off, because trained from scratch (the paper starts from ImageNet
+    ViT weights) on a small dataset the paper's network stays at chance:
 
-    Why the small preset standardises the pooled features (``head_norm=True``): without it the
-    training loss of ``timesformer_small`` stayed at ln 12 for the first ~5 of the quick
-    recipe's 24 epochs (~200 steps) and ended at 1.6-1.8; the test folds of two independent
-    quick sets (``seed=1``, ``seed=2``) gave 22/108 and 9/108 (chance 9). With the features
-    standardised the loss falls from the third epoch and ends at 1.32-1.45, and the same two
-    sets give 35/108 and 22/108 (measured 2026-11-26, 2-core CPU, 24 epochs, lr 1e-3).
+    * ``pool="mean"``: the class token only gathers the patches through spatial attention,
+      which starts nearly uniform, so at initialisation it receives about the mean of the
+      patch embeddings -- the same for every clip once clips are standardised
+      (``normalise="clip"`` in :mod:`deep.clips`); the mean of the patch tokens carries the
+      signal from the first step.
+    * ``stem="conv"``: early convolutions make the optimisation of a vision transformer
+      easier (Xiao et al. 2021); the patchify layer stayed longer on the initial plateau.
+    * ``layer_scale``: small residual gains keep the initial blocks close to the identity
+      (Touvron et al. 2021).
+    * ``head_norm=True``: the pooled features of the untrained network vary little across
+      clips (unlike those of the CNNs, they do not come out of BatchNorm layers);
+      standardised, the training loss leaves the initial plateau epochs earlier.
+
+    The measurements behind each choice (dated): docs/deep-recipes.md and docs/models.md.
     """
 
     def __init__(

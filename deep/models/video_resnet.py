@@ -1,4 +1,4 @@
-"""One generic video ResNet; R3D, MC3, R(2+1)D and frame-wise R2D differ only in convolution makers.
+"""One generic video ResNet: R3D, MC3, R(2+1)D and frame-wise R2D differ in convolutions and stem.
 
 References
 ----------
@@ -37,7 +37,14 @@ __all__ = [
 ]
 
 SMALL_INPUT = (3, 8, 64, 64)
-"""The clip every small preset is sized for: 8 frames of 64×64 RGB."""
+"""The ``default_input`` of every ``_small`` model: 8 frames of 64×64 RGB.
+
+It is the nominal clip (the FLOP counts of docs/models.md use it), not the only one: the video
+ResNets, C3D and I3D pool adaptively and take any clip size, and TSN, LRCN and TimeSformer are
+built for another size with ``num_segments`` / ``num_frames`` and ``img_size``. The benchmark's
+protocols (:mod:`deep.methods`) train the small models on 8-frame clips of 48×48 (``small``)
+or 32×32 (quick).
+"""
 
 
 def midplanes(in_planes: int, out_planes: int) -> int:
@@ -339,19 +346,19 @@ def r2plus1d_18(num_classes: int = 400, **overrides) -> VideoResNet:
 
 @register_model
 def r3d_18_small(num_classes: int = 400, **overrides) -> VideoResNet:
-    """Small R3D: one block per stage, widths 16-32-64-128, input 3×8×64×64."""
+    """Small R3D: one block per stage, widths 16-32-64-128; ``default_input`` 3×8×64×64."""
     return _video_resnet(_R3D, basic_stem, _SMALL_ARGS, num_classes, overrides)
 
 
 @register_model
 def mc3_18_small(num_classes: int = 400, **overrides) -> VideoResNet:
-    """Small MC3: one block per stage, widths 16-32-64-128, input 3×8×64×64."""
+    """Small MC3: one block per stage, widths 16-32-64-128; ``default_input`` 3×8×64×64."""
     return _video_resnet(_MC3, basic_stem, _SMALL_ARGS, num_classes, overrides)
 
 
 @register_model
 def r2plus1d_18_small(num_classes: int = 400, **overrides) -> VideoResNet:
-    """Small R(2+1)D: one block per stage, widths 16-32-64-128, input 3×8×64×64."""
+    """Small R(2+1)D: one block per stage, widths 16-32-64-128; ``default_input`` 3×8×64×64."""
     return _video_resnet(_R2PLUS1D, r2plus1d_stem, _SMALL_ARGS, num_classes, overrides)
 
 

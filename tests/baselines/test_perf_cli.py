@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from bench.cli import main
-from bench.commands import perf as perf_command
+from bench.cli import perf as perf_command
 
 ROW_KEYS = {"case", "ours_s", "reference", "reference_s", "speedup", "max_abs_diff", "target",
             "met", "notes"}

@@ -1,7 +1,7 @@
-"""Hand-made run directories (DESIGN contract 4) for the report, compare and history tests.
+"""Hand-made run directories (the format of :mod:`bench.run.rundir`) for the report, compare and history tests.
 
 A run directory is built from chosen per-method predictions; ``results.csv`` is computed with
-:func:`bench.metrics.classification_metrics`, so that tests can check the report against an
+:func:`bench.tasks.recognition.metrics.classification_metrics`, so that tests can check the report against an
 independent recomputation with scikit-learn.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.metrics import classification_metrics
+from bench.tasks.recognition.metrics import classification_metrics
 
 CLASSES = ["walk", "run", "sit_down", "stand_up", "wave", "clap"]
 PAIRS = {"time_reversal": ["sit_down", "stand_up"], "speed": ["walk", "run"]}
@@ -106,7 +106,8 @@ def make_run(out: Path, methods: dict[str, tuple[int, str, Predictor]], *, folds
     labels = np.repeat(np.arange(n_classes), per_class)
     ids = [f"v{i:04d}" for i in range(len(labels))]
     clips = pd.DataFrame({"video_id": ids, "camera_motion": np.arange(len(ids)) % 3 == 0})
-    clips.to_csv(out / "clips.csv", index=False)
+    if camera_motion:  # the run directory keeps the dataset's clip metadata (clips.csv)
+        clips.to_csv(out / "clips.csv", index=False)
     fingerprints = {
         k: hashlib.sha256(f"fold{k}{split_salt}".encode()).hexdigest() for k in range(1, folds + 1)
     }
@@ -132,8 +133,7 @@ def make_run(out: Path, methods: dict[str, tuple[int, str, Predictor]], *, folds
         "seed": seed, "git_commit": {"commit": "abc123", "dirty": False},
         "machine": {"python": "3.11"}, "packages": {"numpy": np.__version__},
         "dataset": {"name": "handmade", "classes": CLASSES,
-                    "meta": {"class_pairs": PAIRS, "clip_metadata": "clips.csv" if camera_motion
-                             else None},
+                    "meta": {"class_pairs": PAIRS},
                     "folds": {str(k): {"fingerprint": fp, "counts": {"train": 0,
                                                                      "test": len(ids)}}
                               for k, fp in fingerprints.items()}},
@@ -176,7 +176,7 @@ def write_folder_dataset(root: Path, classes: tuple[str, ...] = ("blue", "red"),
 
 def folder_config(root: Path, out: Path, **overrides):
     """A RunConfig of the ``chance`` method on a folder dataset, 2-fold, quiet, 1 job."""
-    from bench.runner import RunConfig
+    from bench.run.config import RunConfig
 
     base = dict(dataset="folder", root=str(root), protocol="kfold",
                 dataset_options={"n_splits": 2}, methods=["chance"], folds="all", jobs=1,
@@ -186,8 +186,8 @@ def folder_config(root: Path, out: Path, **overrides):
 
 
 def set_environment(run_dir: Path, cpu_model: str, device: str = "cpu") -> None:
-    """Give a hand-made run an environment record (as bench.environment writes it)."""
-    from bench.environment import environment_key
+    """Give a hand-made run an environment record (as bench.run.environment writes it)."""
+    from bench.run.environment import environment_key
 
     record = json.loads((run_dir / "run.json").read_text())
     info = {"cpu_model": cpu_model, "cpu_flags": {"avx2": True, "avx512f": "AVX-512" in cpu_model},
@@ -199,8 +199,8 @@ def set_environment(run_dir: Path, cpu_model: str, device: str = "cpu") -> None:
 
 def write_noise(run_dir: Path, sd_points: float, n_runs: int = 9, seed: int = 5) -> None:
     """A noise.csv: the record itself plus replicates spread around it by ``sd_points``."""
-    from bench.noise import replicate_rows
-    from bench.report_data import load_run
+    from bench.report.noise import replicate_rows
+    from bench.run.rundir import load_run
 
     data = load_run(run_dir)
     own = pd.DataFrame(replicate_rows(data.predictions, replicate=0, seed=0, environment="e"))

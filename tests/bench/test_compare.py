@@ -1,4 +1,4 @@
-"""bench.compare: marks, McNemar's exact test, paired bootstrap and the exit status."""
+"""bench.report.compare: marks, McNemar's exact test, paired bootstrap and the exit status."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from _report_runs import (
 )
 
 from bench.cli import main as cli_main
-from bench.compare import compare_runs, comparison_markdown
+from bench.report.compare import compare_runs, comparison_markdown
 
 
 def _suite():
@@ -185,10 +185,10 @@ def test_a_video_that_failed_in_the_candidate_counts_as_wrong(baseline, tmp_path
 
 
 def test_cli_default_tolerance_is_the_library_default():
-    import bench.commands.compare
-    from bench.compare import DEFAULT_TOLERANCE
+    import bench.cli.compare
+    from bench.report.compare import DEFAULT_TOLERANCE
 
-    assert bench.commands.compare.DEFAULT_TOLERANCE == DEFAULT_TOLERANCE
+    assert bench.cli.compare.DEFAULT_TOLERANCE == DEFAULT_TOLERANCE
 
 
 def test_bad_arguments_are_clear_errors(baseline, tmp_path):

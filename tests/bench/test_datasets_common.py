@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from _dataset_trees import touch_all
 
-from bench.datasets import load_dataset
-from bench.datasets._common import (
+from bench.data.datasets import load_dataset
+from bench.data.datasets._common import (
     VIDEO_EXTENSIONS,
     MissingVideosError,
     compile_group_pattern,

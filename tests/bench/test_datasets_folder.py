@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from _dataset_trees import touch_all
 
-from bench.datasets import load_dataset
+from bench.data.datasets import load_dataset
 
 CLASSES = ("jump", "run", "walk")
 ACTORS = [f"actor{i:02d}" for i in range(12)]

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from _dataset_trees import hmdb51_listed, session_tree, touch_all
 
-from bench.datasets import load_dataset
-from bench.datasets._common import MissingVideosError
-from bench.datasets.hmdb51 import hmdb51_source_video
+from bench.data.datasets import load_dataset
+from bench.data.datasets._common import MissingVideosError
+from bench.data.datasets.hmdb51 import hmdb51_source_video
 
 
 @pytest.fixture(scope="module")

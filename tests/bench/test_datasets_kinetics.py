@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from _dataset_trees import touch_all
 
-from bench.datasets import load_dataset
-from bench.datasets.kinetics import kinetics_clip_name
+from bench.data.datasets import load_dataset
+from bench.data.datasets.kinetics import kinetics_clip_name
 
 
 def _write_kinetics(root: Path, val_folder: str = "val") -> None:

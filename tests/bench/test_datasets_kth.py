@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from _dataset_trees import touch_all
 
-from bench.datasets import load_dataset
-from bench.datasets._common import MissingVideosError
-from bench.datasets.kth import KTH_ACTIONS
+from bench.data.datasets import load_dataset
+from bench.data.datasets._common import MissingVideosError
+from bench.data.datasets.kth import KTH_ACTIONS
 
 # The official archive: 25 persons x 6 actions x 4 scenarios, minus person13_handclapping_d3.
 OFFICIAL = [f"person{p:02d}_{a}_d{d}_uncomp.avi" for p in range(1, 26) for a in KTH_ACTIONS

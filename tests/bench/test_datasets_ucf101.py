@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from _dataset_trees import session_tree, touch_all, ucf101_listed
 
-from bench.datasets import load_dataset
-from bench.datasets._common import MissingVideosError
-from bench.datasets.ucf101 import ucf101_group
+from bench.data.datasets import load_dataset
+from bench.data.datasets._common import MissingVideosError
+from bench.data.datasets.ucf101 import ucf101_group
 
 # Published counts of the three official splits (Soomro et al. 2012; README of the split files).
 OFFICIAL_COUNTS = {1: (9537, 3783), 2: (9586, 3734), 3: (9624, 3696)}

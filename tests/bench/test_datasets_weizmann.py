@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from _dataset_trees import touch_all
 
-from bench.datasets import load_dataset
-from bench.datasets._common import MissingVideosError
-from bench.datasets.weizmann import WEIZMANN_ACTIONS, weizmann_action
+from bench.data.datasets import load_dataset
+from bench.data.datasets._common import MissingVideosError
+from bench.data.datasets.weizmann import WEIZMANN_ACTIONS, weizmann_action
 
 ACTORS = ("daria", "denis", "eli", "ido", "ira", "lena", "lyova", "moshe", "shahar")
 

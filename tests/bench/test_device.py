@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from bench.device import check_device, resolve_device
-from bench.runner import RunConfig, RunConfigError
+from bench.run.config import RunConfig, RunConfigError
 
 
 @pytest.mark.parametrize("good", ["auto", "cpu", "cuda", "cuda:0", "cuda:12"])

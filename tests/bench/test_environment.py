@@ -1,4 +1,4 @@
-"""bench.environment: the facts that decide bitwise reproducibility, and the simulated ISAs."""
+"""bench.run.environment: the facts that decide bitwise reproducibility, and the simulated ISAs."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.environment import (
+from bench.run.environment import (
     KERNEL_FLAGS,
     SIMULATED_ISA_MARKER,
     SIMULATED_ISAS,
@@ -25,7 +25,7 @@ CPUINFO = Path("/proc/cpuinfo")
 
 def _child_environment(extra: dict[str, str]) -> dict:
     """environment_info() read in a fresh process with ``extra`` in its environment."""
-    code = "import json; from bench.environment import environment_info; " \
+    code = "import json; from bench.run.environment import environment_info; " \
            "print(json.dumps(environment_info()))"
     env = {k: v for k, v in os.environ.items()
            if k not in SIMULATED_ISAS["avx2"] and k != SIMULATED_ISA_MARKER}

@@ -1,4 +1,4 @@
-"""bench.history (accuracy across release records) and bench.regress (the regression gate)."""
+"""bench.report.history (accuracy across release records) and bench.report.regress (the regression gate)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ from _report_runs import folder_config, make_run, noisy, perfect, write_folder_d
 from sklearn.metrics import accuracy_score
 
 from bench.cli import main as cli_main
-from bench.compare import compare_runs
-from bench.history import collect_history, find_records, version_key
-from bench.regress import regress
+from bench.report.compare import compare_runs
+from bench.report.history import collect_history, find_records, version_key
+from bench.cli.run import run_and_report
+from bench.report.regress import regress
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +68,7 @@ def test_history_command_writes_table_and_plot(reports, tmp_path, capsys):
 
 def test_history_without_records_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="no release record"):
-        from bench.history import write_history
+        from bench.report.history import write_history
         write_history(tmp_path)
     with pytest.raises(FileNotFoundError, match="does not exist"):
         collect_history(tmp_path / "nowhere")
@@ -76,7 +77,7 @@ def test_history_without_records_is_a_clear_error(tmp_path):
 @pytest.fixture(scope="module")
 def record(tmp_path_factory) -> Path:
     """A release record made by the runner: chance on 3 classes x 10 tiny videos, 2 folds."""
-    from bench.runner import run_benchmark
+    from bench.run.runner import run_benchmark
 
     base = tmp_path_factory.mktemp("record")
     root = write_folder_dataset(base / "videos", classes=("blue", "red", "green"), groups=10)
@@ -84,7 +85,7 @@ def record(tmp_path_factory) -> Path:
 
 
 def test_regress_reruns_the_record_exactly_and_passes(record, tmp_path):
-    status, text = regress(record, out=tmp_path / "rerun", quiet=True)
+    status, text = regress(record, rerun=run_and_report, out=tmp_path / "rerun", quiet=True)
     assert status == 0
     assert "No significant regression" in text and text.count("| `=`") == 2
     rerun = pd.read_csv(tmp_path / "rerun" / "predictions.csv")
@@ -192,5 +193,5 @@ def test_calibrate_then_the_gate_under_a_simulated_instruction_set(record, tmp_p
     rerun = json.loads((tmp_path / "rerun" / "run.json").read_text())["environment"]
     assert rerun["simulated_isa"] == "avx2" and rerun["numba"]["cpu_name"] == "haswell"
     # a seed the record was not made with is noise too, for a calibrated record
-    status, text = regress(calibrated, out=tmp_path / "seeded", seed=17)
+    status, text = regress(calibrated, rerun=run_and_report, out=tmp_path / "seeded", seed=17)
     assert status == 0 and text.count("| noise ") == 2

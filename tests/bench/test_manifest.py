@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 from _dataset_trees import session_tree, touch_all, ucf101_listed
 
-import bench.datasets as datasets
+import bench.data.datasets as datasets
 from bench.cli import main
-from bench.datasets import load_dataset
-from bench.manifest import Manifest
+from bench.data.datasets import load_dataset
+from bench.data.manifest import Manifest
 
 
 @pytest.fixture

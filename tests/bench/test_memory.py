@@ -1,4 +1,4 @@
-"""Peak memory figures for the run record (bench.memory)."""
+"""Peak memory figures for the run record (bench.run.memory)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.memory import _live_children_hwm_mib, peak_memory_mib
+from bench.run.memory import _live_children_hwm_mib, peak_memory_mib
 
 ALLOCATE_MIB = 48
 

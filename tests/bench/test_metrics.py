@@ -1,4 +1,4 @@
-"""bench.metrics against scikit-learn on random inputs (the oracle for every metric)."""
+"""bench.tasks.recognition.metrics against scikit-learn on random inputs (the oracle for every metric)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from sklearn.metrics import (
     top_k_accuracy_score,
 )
 
-from bench.metrics import (
+from bench.tasks.recognition.metrics import (
     bootstrap_ci,
     classification_metrics,
     predict_labels,

@@ -1,4 +1,4 @@
-"""bench.noise: the noise-calibrated gate -- Holm, the prediction p-value, family-wise control."""
+"""bench.report.noise: the noise-calibrated gate -- Holm, the prediction p-value, family-wise control."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.noise import (
+from bench.report.noise import (
     drop_pvalue,
     holm_adjust,
     minimal_detectable_drop,

@@ -75,7 +75,7 @@ def _sklearn_metrics(preds: pd.DataFrame, n_classes: int) -> dict[str, float]:
 @pytest.fixture(scope="module")
 def runner_run(tmp_path_factory) -> Path:
     """A real run: the runner on tiny videos, chance, two folds, then its report."""
-    from bench.runner import run_benchmark
+    from bench.run.runner import run_benchmark
 
     base = tmp_path_factory.mktemp("runner")
     root = write_folder_dataset(base / "videos", classes=("blue", "red", "green"), groups=6)
@@ -298,12 +298,12 @@ def test_missing_run_files_are_clear_errors(tmp_path):
 
 
 def test_a_broken_figure_section_is_reported_not_fatal(tmp_path, monkeypatch):
-    import bench.report_figures
+    import bench.report.figures
 
     def broken(*args, **kwargs):
         raise RuntimeError("no display")
 
-    monkeypatch.setattr(bench.report_figures, "confusion_figure", broken)
+    monkeypatch.setattr(bench.report.figures, "confusion_figure", broken)
     run_dir = make_run(tmp_path / "run", {"a": (2010, "classical", perfect)}, per_class=2,
                        camera_motion=False)
     with pytest.warns(RuntimeWarning, match="Confusion matrices"):
@@ -337,9 +337,9 @@ def test_training_section_summarises_each_units_history(tmp_path):
 
 
 def test_a_calibrated_record_reports_its_noise_and_what_the_gate_can_see(tmp_path):
-    from bench.compare import DEFAULT_TOLERANCE
-    from bench.noise import minimal_detectable_drop, noise_summary
-    from bench.report_data import load_run
+    from bench.report.compare import DEFAULT_TOLERANCE
+    from bench.report.noise import minimal_detectable_drop, noise_summary
+    from bench.run.rundir import load_run
 
     run_dir = make_run(tmp_path / "run", {"good": (2013, "classical", noisy(0.1)),
                                           "weak": (2015, "deep", noisy(0.9))}, per_class=8)

@@ -13,9 +13,10 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score
 
 from bench import methods as registry
 from bench.cli import main as cli_main
+from bench.data.video import VideoDecodeError, read_video
 from bench.methods import MethodCard, VideoFailure, register_method
-from bench.runner import FailureRateExceeded, RunConfig, RunConfigError, run_benchmark
-from bench.video import VideoDecodeError, read_video
+from bench.run.config import FailureRateExceeded, RunConfig, RunConfigError
+from bench.run.runner import run_benchmark
 
 COLORS = {"blue": (220, 40, 40), "red": (40, 40, 220)}  # BGR for cv2.VideoWriter
 GROUPS = ("a", "b", "c", "d")
@@ -71,7 +72,7 @@ class MeanColorClassifier:
                 feats.append(np.full(3, np.nan))
         return np.array(feats)
 
-    def fit(self, paths, y):
+    def fit(self, paths, y, groups=None):
         CALLS["mean_color_test"] += 1
         if self.interrupt_on_call == CALLS["mean_color_test"]:
             raise KeyboardInterrupt
@@ -87,14 +88,14 @@ class MeanColorClassifier:
 
 
 class BrokenClassifier:
-    def fit(self, paths, y):
+    def fit(self, paths, y, groups=None):
         raise RuntimeError("the test method always breaks")
 
 
 class NanRowClassifier:
     """Constant scores, but a NaN row for the first test video and no failure recorded."""
 
-    def fit(self, paths, y):
+    def fit(self, paths, y, groups=None):
         self.failures_ = []
         return self
 
@@ -376,7 +377,7 @@ def test_runinfo_facts(tmp_path):
 
     import sklearn
 
-    from bench.runinfo import git_commit, machine_info, package_versions
+    from bench.run.runinfo import git_commit, machine_info, package_versions
 
     versions = package_versions()
     assert versions["numpy"] == np.__version__
@@ -389,7 +390,7 @@ def test_runinfo_facts(tmp_path):
 
 
 def test_unit_names_round_trip():
-    from bench.runner import Unit
+    from bench.run.rundir import Unit
 
     for unit in (Unit("r3d_18", 1), Unit("odd__fold_name", 12)):
         assert Unit.from_name(unit.name) == unit

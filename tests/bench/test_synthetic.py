@@ -1,4 +1,4 @@
-"""bench.datasets.synthetic: determinism, cache, and the designed structure of the classes."""
+"""bench.data.datasets.synthetic: determinism, cache, and the designed structure of the classes."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.datasets import load_dataset
-from bench.datasets._figure import POSE_FIELDS, action_poses, clip_poses
-from bench.datasets.synthetic import (
+from bench.data.datasets import load_dataset
+from bench.data.datasets._figure import POSE_FIELDS, action_poses, clip_poses
+from bench.data.datasets.synthetic import (
     CLASSES,
     cache_key,
     generate,
@@ -18,7 +18,7 @@ from bench.datasets.synthetic import (
     read_boxes,
     render_clip,
 )
-from bench.video import read_video
+from bench.data.video import read_video
 
 # A tiny dataset: every class, 3 actors, one clip each, small frames, every nuisance on often.
 TINY = dict(n_actors=3, clips_per_class=1, width=48, height=36, n_frames=16, n_folds=3)
@@ -227,7 +227,7 @@ def test_scene_is_independent_of_the_class():
 def test_hsv_to_rgb_matches_colorsys():
     import colorsys
 
-    from bench.datasets._scene import hsv_to_rgb
+    from bench.data.datasets._scene import hsv_to_rgb
 
     hsv = np.random.default_rng(0).random((300, 3))
     ours = hsv_to_rgb(hsv[:, 0], hsv[:, 1], hsv[:, 2])

@@ -14,9 +14,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from bench.datasets import load_dataset
-from bench.manifest import Manifest
-from bench.video import read_video
+from bench.data.datasets import load_dataset
+from bench.data.manifest import Manifest
+from bench.data.video import read_video
 
 REDUCED = dict(n_actors=6, clips_per_class=3, width=80, height=60, n_frames=20, n_folds=3)
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from bench.cli import main
-from bench.commands._arguments import key_value
+from bench.cli._arguments import key_value
 
 
 def test_preview_writes_a_contact_sheet(tmp_path, monkeypatch):

@@ -1,4 +1,4 @@
-"""bench.video: decoding real clips of several codecs, and clear errors on broken files."""
+"""bench.data.video: decoding real clips of several codecs, and clear errors on broken files."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from bench.video import VideoDecodeError, iter_frames, probe_video, read_video
+from bench.data.video import VideoDecodeError, iter_frames, probe_video, read_video
 
 
 def _count_frames(path) -> int:

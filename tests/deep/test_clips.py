@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from _moving_square import write_moving_square
 
-from bench.video import read_video
+from bench.data.video import read_video
 from deep.cache import ClipCache
 from deep.clips import (
     ClipSpec,

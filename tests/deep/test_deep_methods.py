@@ -130,7 +130,7 @@ def test_small_preset_learns_motion_direction(name, squares):
 
 @pytest.fixture(scope="module")
 def quick_synthetic():
-    from bench.datasets import load_dataset
+    from bench.data.datasets import load_dataset
 
     try:
         return load_dataset("synthetic", preset="quick", jobs=2)

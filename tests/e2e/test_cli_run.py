@@ -25,7 +25,7 @@ def test_list_prints_datasets_and_methods():
     out = _bench("list")
     assert out.returncode == 0, out.stderr
     assert "Datasets" in out.stdout and "Methods" in out.stdout
-    from bench.datasets import list_datasets
+    from bench.data.datasets import list_datasets
     from bench.methods import list_methods
 
     for info in list_datasets():
@@ -35,8 +35,8 @@ def test_list_prints_datasets_and_methods():
         assert card.track in line and str(card.year) in line and card.paper[:20] in line
 
 
-@pytest.mark.skipif(importlib.util.find_spec("bench.datasets.synthetic") is None,
-                    reason="bench.datasets.synthetic has not landed yet")
+@pytest.mark.skipif(importlib.util.find_spec("bench.data.datasets.synthetic") is None,
+                    reason="bench.data.datasets.synthetic has not landed yet")
 def test_run_quick_chance_on_synthetic(tmp_path):
     env = dict(os.environ)
     # CI shares one ACTBENCH_HOME (the quick dataset is generated once); else a private one

@@ -1,0 +1,31 @@
+"""``python -m bench list``: the registered datasets and methods."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "list the datasets and the methods (track, year, paper)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--track", choices=("reference", "classical", "deep"), default=None,
+                        help="only the methods of this track")
+    parser.add_argument("--pattern", default="*",
+                        help="only the methods whose name matches this shell-style wildcard")
+
+
+def main(args: argparse.Namespace) -> int:
+    from bench.data.datasets import list_datasets
+    from bench.methods import _TRACK_ERRORS, list_methods
+
+    print("Datasets")
+    for info in list_datasets():
+        where = "needs --root" if info.needs_root else "generated, no download"
+        print(f"  {info.name:<12s} {info.description} ({where})")
+    print()
+    print("Methods")
+    for card in list_methods(args.pattern, args.track):
+        print(f"  {card.name:<22s} {card.track:<9s} {card.year}  {card.paper}")
+    for module, error in sorted(_TRACK_ERRORS.items()):
+        print(f"  (track module {module} not loaded: {error})")
+    return 0

@@ -1,0 +1,191 @@
+"""The manifest: one row per video with its label, group and subset in each fold."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["Manifest", "SUBSETS", "resolve_inside", "fold_column"]
+
+#: The subsets a video can belong to in a fold.
+SUBSETS = ("train", "test", "unused")
+
+_BASE_COLUMNS = ("video_id", "path", "label", "label_name", "group")
+
+
+def fold_column(fold: int) -> str:
+    """Name of the manifest column holding the subsets of ``fold`` (1-based)."""
+    return f"fold{int(fold)}"
+
+
+def resolve_inside(root: str | os.PathLike, relative: str | os.PathLike) -> Path:
+    """Resolve ``relative`` under ``root``, refusing any path that escapes the root.
+
+    Raises
+    ------
+    ValueError
+        If the resolved path is not inside ``root`` (``..`` components, absolute paths or
+        symbolic links pointing elsewhere).
+    """
+    root_resolved = Path(root).resolve()
+    candidate = (root_resolved / relative).resolve()
+    if candidate != root_resolved and root_resolved not in candidate.parents:
+        raise ValueError(
+            f"path {str(relative)!r} escapes the dataset root {str(root_resolved)!r}; "
+            "manifest paths must stay inside the root"
+        )
+    return candidate
+
+
+@dataclass
+class Manifest:
+    """Every video of a dataset with its label, group and per-fold subset.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Columns ``video_id, path, label, label_name, group`` and one ``fold<k>`` column per fold
+        holding ``train`` / ``test`` / ``unused``. ``path`` is relative to ``root``.
+    root : path-like
+        The dataset root on disk.
+    classes : sequence of str
+        Class names; ``label`` indexes into it.
+    dataset : str
+        Name of the adapter that built the manifest.
+    meta : dict
+        Anything the adapter wants recorded in ``run.json`` (protocol, missing files, ...).
+
+    Notes
+    -----
+    Building a manifest never decodes a video. The same object is handed to every method, and
+    :meth:`fingerprint` identifies a fold's split so that two results are only compared when
+    they were computed on the same videos, labels and subsets.
+    """
+
+    table: pd.DataFrame
+    root: Path
+    classes: Sequence[str]
+    dataset: str = "unknown"
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.root = Path(self.root)
+        self.classes = list(self.classes)
+        missing = [c for c in _BASE_COLUMNS if c not in self.table.columns]
+        if missing:
+            raise ValueError(f"manifest table lacks columns {missing}")
+        if not self.folds:
+            raise ValueError("manifest table has no fold<k> column")
+        if self.table["video_id"].duplicated().any():
+            dups = self.table.loc[self.table["video_id"].duplicated(), "video_id"].tolist()[:5]
+            raise ValueError(f"duplicate video_id values in manifest, e.g. {dups}")
+        for fold in self.folds:
+            bad = ~self.table[fold_column(fold)].isin(SUBSETS)
+            if bad.any():
+                raise ValueError(
+                    f"fold {fold} has subsets other than {SUBSETS}: "
+                    f"{sorted(self.table.loc[bad, fold_column(fold)].unique())[:5]}"
+                )
+        labels = self.table["label"].to_numpy()
+        if len(labels) and (labels.min() < 0 or labels.max() >= len(self.classes)):
+            raise ValueError("labels must index into classes")
+        self.table = self.table.reset_index(drop=True)
+        self.table["label"] = self.table["label"].astype(int)
+
+    # ------------------------------------------------------------------ folds
+    @property
+    def folds(self) -> list[int]:
+        """The fold numbers (1-based) present in the table."""
+        return sorted(
+            int(c[4:]) for c in self.table.columns if c.startswith("fold") and c[4:].isdigit()
+        )
+
+    def subset(self, fold: int, subset: str) -> pd.DataFrame:
+        """Rows of ``subset`` (``train``/``test``/``unused``) in ``fold``."""
+        self._check_fold(fold)
+        return self.table[self.table[fold_column(fold)] == subset]
+
+    def counts(self, fold: int) -> dict[str, int]:
+        """Number of videos per subset in ``fold``."""
+        self._check_fold(fold)
+        counts = self.table[fold_column(fold)].value_counts()
+        return {s: int(counts.get(s, 0)) for s in SUBSETS}
+
+    def fingerprint(self, fold: int) -> str:
+        """SHA-256 of the sorted ``(video_id, label, subset)`` triples of ``fold``.
+
+        Two results with different fingerprints were computed on different splits and are
+        never compared.
+        """
+        self._check_fold(fold)
+        col = fold_column(fold)
+        lines = sorted(
+            f"{vid}\t{int(lab)}\t{sub}\n"
+            for vid, lab, sub in zip(
+                self.table["video_id"], self.table["label"], self.table[col], strict=True
+            )
+        )
+        digest = hashlib.sha256()
+        for line in lines:
+            digest.update(line.encode("utf-8"))
+        return digest.hexdigest()
+
+    def _check_fold(self, fold: int) -> None:
+        if int(fold) not in self.folds:
+            raise ValueError(f"fold {fold} does not exist; this manifest has folds {self.folds}")
+
+    # ------------------------------------------------------------------ paths
+    def abspath(self, relative: str) -> Path:
+        """Absolute path of a manifest ``path`` entry (refusing paths outside the root)."""
+        return resolve_inside(self.root, relative)
+
+    def paths(self, rows: pd.DataFrame | None = None) -> np.ndarray:
+        """Absolute paths (as a 1-D object array of str) for ``rows`` (default: all rows)."""
+        rows = self.table if rows is None else rows
+        return np.array([str(self.abspath(p)) for p in rows["path"]], dtype=object)
+
+    def missing_files(self) -> list[str]:
+        """Manifest paths that do not exist on disk (no decoding, only ``stat``)."""
+        return [p for p in self.table["path"] if not (self.root / p).exists()]
+
+    def drop_videos(self, video_ids: Sequence[str]) -> Manifest:
+        """A copy without the given videos."""
+        keep = ~self.table["video_id"].isin(set(video_ids))
+        return Manifest(self.table[keep].copy(), self.root, self.classes, self.dataset,
+                        dict(self.meta))
+
+    def clip_metadata(self) -> pd.DataFrame | None:
+        """The adapter's per-video attributes of this manifest's videos, or None.
+
+        An adapter that knows more about each video than its label and group (the synthetic
+        generator's nuisances: camera motion, clutter, ...) records a CSV with a ``video_id``
+        column as ``meta["clip_metadata"]``; the rows of the videos still in the manifest are
+        returned, in its order, so that a run directory can keep them.
+        """
+        path = self.meta.get("clip_metadata")
+        if not path or not Path(path).is_file():
+            return None
+        clips = pd.read_csv(path, dtype={"video_id": str})
+        if "video_id" not in clips.columns:
+            raise ValueError(f"{path}: the clip metadata needs a video_id column")
+        clips = clips.set_index("video_id", drop=False)
+        keep = [vid for vid in self.table["video_id"] if vid in clips.index]
+        return clips.loc[keep].reset_index(drop=True)
+
+    # ------------------------------------------------------------------ I/O
+    def to_csv(self, path: str | os.PathLike, fold: int | None = None) -> None:
+        """Write the manifest; with ``fold``, only that fold, as a ``subset`` column."""
+        from bench.atomic import write_csv
+
+        table = self.table.copy()
+        if fold is not None:
+            self._check_fold(fold)
+            table["subset"] = table[fold_column(fold)]
+            table = table.drop(columns=[fold_column(f) for f in self.folds])
+        write_csv(path, table)

@@ -1,0 +1,139 @@
+"""One (method, fold) unit of a run: build the estimator, fit, score, write the unit's files.
+
+Videos that fail inside a method (its ``failures_`` list, or a NaN row from
+``decision_function``) are recorded under that method and left out of its metrics only.
+
+The ``params`` result is the estimator's ``n_params_`` attribute when it sets one after ``fit``
+(classical methods, whose size depends on the data), else the card's ``params``.
+
+Each unit's ``timing.json`` records ``peak_rss_main_mib`` and ``peak_rss_children_mib`` (see
+:func:`bench.run.memory.peak_memory_mib`) taken when the unit finishes: high-water marks of the
+whole process so far, not of the unit alone.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.data.manifest import Manifest
+from bench.paths import cache_home
+from bench.run import rundir
+from bench.run.config import RunConfig, utc_now
+from bench.run.memory import peak_memory_mib
+from bench.run.rundir import Unit
+from bench.tasks.recognition.predictions import metric_values, prediction_rows
+
+__all__ = ["run_unit"]
+
+
+def _method_context(manifest: Manifest, config: RunConfig, work_dir: Path):
+    from bench.methods import MethodContext
+
+    return MethodContext(
+        seed=config.seed, quick=config.quick, device=config.device, jobs=int(config.jobs),
+        cache_dir=cache_home() / "cache", progress=not config.quiet,
+        classes=list(manifest.classes), allow_flip=bool(manifest.meta.get("allow_flip", True)),
+        work_dir=work_dir, options=dict(config.options),
+    )
+
+
+def _failure_rows(unit: Unit, manifest: Manifest, estimator: Any, test_paths: np.ndarray,
+                  finite: np.ndarray) -> list[list[str]]:
+    """The method's own ``failures_`` plus a ``scores`` row for each unexplained NaN row."""
+    rel_of = {str(p): r for p, r in zip(manifest.paths(), manifest.table["path"], strict=True)}
+    rows = [
+        [unit.method, str(unit.fold), rel_of.get(str(f.video), str(f.video)), f.stage, f.reason]
+        for f in getattr(estimator, "failures_", None) or []
+    ]
+    explained = {row[2] for row in rows}
+    for path in test_paths[~finite]:
+        rel = rel_of[str(path)]
+        if rel not in explained:
+            rows.append([unit.method, str(unit.fold), rel, "scores",
+                         "the method returned NaN/inf scores for this video"])
+    return sorted(rows)
+
+
+def _result_rows(unit: Unit, card: Any, fingerprint: str, metrics: list, cost: dict[str, Any],
+                 ) -> list[list[str]]:
+    """The tidy results.csv rows of one unit: the task's metrics, then the cost."""
+    fmt = rundir.format_number
+
+    def row(metric: str, value: Any, ci: tuple[float, float] | None, n: int) -> list[str]:
+        low, high = ci if ci is not None else (None, None)
+        value = None if value is None else float(value)
+        return [unit.method, card.track, card.task, str(unit.fold), fingerprint, metric,
+                fmt(value), fmt(low), fmt(high), str(n)]
+
+    n = cost["n_scored"]
+    infer = cost["infer_time_s"]
+    return [row(*values) for values in metrics] + [
+        row("params", cost["params"], None, n),
+        row("flops_per_clip", card.flops_per_clip, None, n),
+        row("train_time_s", cost["train_time_s"], None, cost["n_train"]),
+        row("infer_clips_per_s", cost["n_test"] / infer if infer > 0 else None, None,
+            cost["n_test"]),
+    ]
+
+
+def run_unit(unit: Unit, manifest: Manifest, config: RunConfig, run_dir: Path,
+             fingerprint: str) -> dict[str, Any]:
+    """Fit and score one (method, fold); write its files, ``done`` last. Returns its timing.
+
+    ``train_time_s`` covers building and fitting the estimator; ``infer_time_s`` the call to
+    ``decision_function`` on every test video. The estimator gets ``groups=`` (the manifest's
+    actors) so that its internal model selection holds out whole groups, as the fold does.
+    """
+    from bench.methods import build_method, get_method
+
+    rundir.prepare_unit(run_dir, unit)
+    card = get_method(unit.method).card
+    train = manifest.subset(unit.fold, "train")
+    test = manifest.subset(unit.fold, "test")
+    n_classes = len(manifest.classes)
+
+    t0 = time.perf_counter()
+    estimator = build_method(unit.method,
+                             _method_context(manifest, config, unit.work_dir(run_dir)),
+                             **config.method_params.get(unit.method, {}))
+    estimator.fit(manifest.paths(train), train["label"].to_numpy(),
+                  groups=train["group"].to_numpy())
+    train_time = time.perf_counter() - t0
+    test_paths = manifest.paths(test)
+    t1 = time.perf_counter()
+    scores = np.asarray(estimator.decision_function(test_paths), dtype=np.float64)
+    infer_time = time.perf_counter() - t1
+    if scores.shape != (len(test), n_classes):
+        raise ValueError(
+            f"{unit.method}.decision_function returned shape {scores.shape}; expected "
+            f"({len(test)}, {n_classes}) = (test videos, classes of the dataset)"
+        )
+
+    finite = np.all(np.isfinite(scores), axis=1)
+    failures = _failure_rows(unit, manifest, estimator, test_paths, finite)
+    y_true = test["label"].to_numpy()[finite]
+    predictions = prediction_rows(unit.method, unit.fold, fingerprint,
+                                  test["video_id"].to_numpy()[finite], y_true, scores[finite])
+    params = getattr(estimator, "n_params_", None)
+    timing = {
+        "train_time_s": train_time, "infer_time_s": infer_time, "n_train": len(train),
+        "n_test": len(test), "n_scored": int(finite.sum()),
+        "n_failed_videos": len({row[2] for row in failures}),
+        "n_fold_videos": len(train) + len(test),
+        "params": card.params if params is None else params,
+    }
+    metrics = metric_values(y_true, scores[finite], manifest.classes, seed=config.seed,
+                            n_boot=int(config.options.get("n_boot", 1000)))
+    results = _result_rows(unit, card, fingerprint, metrics, timing)
+    timing.update(peak_memory_mib() or {})
+    history = getattr(estimator, "history_", None)
+    if history:
+        timing.update(epochs_run=len(history), best_epoch=getattr(estimator, "best_epoch_", None))
+    rundir.write_unit(run_dir, unit, predictions=predictions, failures=failures,
+                      results=results, timing=timing, history=history,
+                      finished=utc_now().isoformat(timespec="seconds"))
+    return timing

@@ -1,0 +1,1 @@
+"""Recognition: *what* action is in a trimmed clip (one label per video)."""
