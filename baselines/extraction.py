@@ -44,7 +44,7 @@ from baselines.spacetime import (
     tube_descriptors,
 )
 from bench.atomic import atomic_path
-from bench.data.video import VideoDecodeError, iter_frames
+from bench.data.video import VideoDecodeError, file_identity, iter_frames
 from bench.methods import VideoFailure
 
 __all__ = [
@@ -320,11 +320,11 @@ def _extract_video(path, config: ExtractorConfig, max_window: list | None):
 def cache_key(path: str | os.PathLike, config: ExtractorConfig) -> str:
     """SHA-256 of the video's identity (absolute path, size, mtime) and the parameters."""
     p = Path(path).resolve()
-    st = p.stat()
+    size, mtime_ns = file_identity(p)
     payload = {
         "video": str(p),
-        "size": st.st_size,
-        "mtime_ns": st.st_mtime_ns,
+        "size": size,
+        "mtime_ns": mtime_ns,
         "params": config.to_dict(),
         "version": EXTRACTOR_VERSION,
     }

@@ -240,13 +240,18 @@ def _extraction_hook(quick: bool) -> list[dict]:
     return list(_extraction_rows(quick))
 
 
-def run_perf(quick: bool = False, only: str | None = None) -> list[dict]:
+def run_perf(quick: bool = False, *, only: str | None = None, device: str = "auto",
+             ) -> list[dict]:
     """Time every case; returns the rows (see the module docstring).
+
+    The signature is the perf protocol every track follows (``python -m bench perf``).
 
     Parameters
     ----------
     quick : bool, default False
         Smaller inputs (χ² on 200×200×500 instead of 1000×1000×4000) and fewer repeats.
+    device : str
+        Not used: the classical kernels always run on the CPU.
     only : str, optional
         Run only the cases whose name contains this substring (case-insensitive). The
         extraction rows run as one group named ``extraction`` (``--only extraction``).

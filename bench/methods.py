@@ -20,8 +20,8 @@ that builds a fresh, unfitted estimator for a :class:`MethodContext`.
 
 from __future__ import annotations
 
+import fnmatch
 import importlib
-import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -42,14 +42,19 @@ __all__ = [
     "build_method",
     "ChanceClassifier",
     "TRACK_MODULES",
+    "TRACK_PACKAGES",
 ]
 
 #: The tasks a method can serve; the run directory, the metrics and the report section of
 #: each live in ``bench.tasks.<task>``.
 TASKS = ("recognition",)
 
-#: Modules imported (once) to populate the registry. ``bench`` reaches the tracks only here.
-TRACK_MODULES = ("baselines.methods", "deep.methods")
+#: The package of each track. ``bench`` reaches a track only through ``<package>.methods``
+#: (imported once, it registers the track's methods) and ``<package>.perf`` (its kernels'
+#: timings, ``python -m bench perf``).
+TRACK_PACKAGES = {"classical": "baselines", "deep": "deep"}
+#: Modules imported (once) to populate the registry.
+TRACK_MODULES = tuple(f"{package}.methods" for package in TRACK_PACKAGES.values())
 
 
 @dataclass(frozen=True)
@@ -204,8 +209,7 @@ def list_methods(pattern: str = "*", track: str | None = None,
         Keep only the methods of this task.
     """
     _load_tracks()
-    regex = re.compile("^" + re.escape(pattern).replace(r"\*", ".*").replace(r"\?", ".") + "$")
-    cards = [m.card for m in _REGISTRY.values() if regex.match(m.card.name)]
+    cards = [m.card for m in _REGISTRY.values() if fnmatch.fnmatchcase(m.card.name, pattern)]
     if track is not None:
         cards = [c for c in cards if c.track == track]
     if task is not None:

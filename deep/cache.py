@@ -23,18 +23,12 @@ from pathlib import Path
 import numpy as np
 
 from bench.atomic import atomic_path
-from bench.data.video import read_video
+from bench.data.video import file_identity, read_video
 
 __all__ = ["ClipCache"]
 
 #: Bump when the stored layout changes, so old entries are not read.
 CACHE_VERSION = 1
-
-
-def _signature(path: str | os.PathLike) -> tuple[int, int]:
-    """(size, modification time in ns) of a file: what the cache key takes from its state."""
-    stat = os.stat(path)
-    return stat.st_size, stat.st_mtime_ns
 
 
 def _map_frames(entry: Path, offset: int, shape: tuple[int, ...]) -> np.ndarray:
@@ -115,7 +109,7 @@ class ClipCache:
             When the file does not exist (callers treat it as a decode failure).
         """
         path = Path(path).resolve()
-        blob = json.dumps([str(path), *_signature(path), self.params()], sort_keys=True)
+        blob = json.dumps([str(path), *file_identity(path), self.params()], sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()
 
     def entry_path(self, path: str | os.PathLike) -> Path | None:
@@ -140,7 +134,7 @@ class ClipCache:
         known = self._known.get(str(path))
         if known is not None:
             try:
-                if _signature(path) == known[0]:
+                if file_identity(path) == known[0]:
                     return _map_frames(*known[1])
             except (ValueError, OSError):  # the video or the entry went away: look again
                 pass
@@ -164,5 +158,5 @@ class ClipCache:
         """Note where the uint8 frames of ``path`` lie in their entry file; return them."""
         if frames.dtype == np.uint8 and frames.flags.c_contiguous:
             where = (Path(frames.filename), int(frames.offset), frames.shape)
-            self._known[str(path)] = (_signature(path), where)
+            self._known[str(path)] = (file_identity(path), where)
         return frames

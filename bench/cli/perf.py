@@ -1,27 +1,26 @@
 """``python -m bench perf``: time our kernels against their reference implementations.
 
-Collects rows from ``baselines.perf.run_perf(quick)`` and ``deep.perf.run_perf(quick)`` (a
-track whose perf module does not exist yet is skipped with a note), prints them as a
-Markdown table and optionally writes them as JSON. Row keys: ``case, ours_s, reference,
-reference_s, speedup, max_abs_diff, target, met, notes``. ``--only`` and ``--device`` are
-passed to each ``run_perf`` that accepts them (so cases that cannot match are not timed);
-``--only`` also filters the rows returned.
+Collects rows from each track's ``<track>.perf.run_perf(quick, only=..., device=...)``
+(:data:`bench.methods.TRACK_PACKAGES`; a track that cannot be imported is skipped with a
+note), prints them as a Markdown table and optionally writes them as JSON. Row keys: ``case,
+ours_s, reference, reference_s, speedup, max_abs_diff, target, met, notes``. ``--only`` is
+passed on (so cases that cannot match are not timed) and also filters the rows returned.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import inspect
 import sys
 
 from bench.cli._arguments import device_type
 from bench.device import DEVICE_HELP
+from bench.methods import TRACK_PACKAGES
 
 HELP = "time the Numba/torch kernels against their references (speedups, max |diff|)"
 
-#: Track modules that may provide ``run_perf(quick) -> list[dict]``.
-PERF_MODULES = ("baselines.perf", "deep.perf")
+#: The perf module of each track: ``run_perf(quick, *, only, device) -> list[dict]``.
+PERF_MODULES = tuple(f"{package}.perf" for package in TRACK_PACKAGES.values())
 COLUMNS = ("case", "ours_s", "reference", "reference_s", "speedup", "max_abs_diff", "target", "met")
 
 
@@ -32,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="small inputs and few repeats (seconds instead of minutes)")
     parser.add_argument("--only", metavar="PATTERN", default=None,
                         help="run only the cases whose name contains PATTERN (case-insensitive)")
-    parser.add_argument("--track", choices=("all", "classical", "deep"), default="all",
+    parser.add_argument("--track", choices=("all", *TRACK_PACKAGES), default="all",
                         help="time only one track's cases (classical = baselines.perf)")
     parser.add_argument("--strict", action="store_true",
                         help="exit with status 1 when a row misses its target")
@@ -45,7 +44,6 @@ def collect_rows(quick: bool, only: str | None, modules=PERF_MODULES,
                  device: str = "auto") -> tuple[list[dict], list[str]]:
     """Run every available track's ``run_perf``; returns (rows, notes about skipped tracks).
 
-    ``only`` and ``device`` are passed to a ``run_perf`` whose signature has them.
     """
     rows: list[dict] = []
     notes: list[str] = []
@@ -56,11 +54,7 @@ def collect_rows(quick: bool, only: str | None, modules=PERF_MODULES,
         except ImportError as exc:
             notes.append(f"{module_name} not available ({exc}); its cases were skipped")
             continue
-        run_perf = module.run_perf
-        accepted = inspect.signature(run_perf).parameters
-        extra = {key: value for key, value in (("only", only), ("device", device))
-                 if key in accepted}
-        track_rows = run_perf(quick=quick, **extra)
+        track_rows = module.run_perf(quick=quick, only=only, device=device)
         rows.extend(row for row in track_rows
                     if not pattern or pattern in str(row.get("case", "")).lower())
     return rows, notes
@@ -99,10 +93,10 @@ def _device_problem(device: str) -> str | None:
 
 
 def main(args: argparse.Namespace) -> int:
-    modules = {"all": PERF_MODULES, "classical": ("baselines.perf",),
-               "deep": ("deep.perf",)}[getattr(args, "track", "all")]
+    track = getattr(args, "track", "all")
+    modules = PERF_MODULES if track == "all" else (f"{TRACK_PACKAGES[track]}.perf",)
     device = getattr(args, "device", "auto")
-    problem = _device_problem(device) if device != "auto" and "deep.perf" in modules else None
+    problem = _device_problem(device) if device != "auto" and f"{TRACK_PACKAGES['deep']}.perf" in modules else None
     if problem:
         print(f"error: --device {device}: {problem}", file=sys.stderr)
         return 2

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["Manifest", "SUBSETS", "resolve_inside", "fold_column"]
+__all__ = ["Manifest", "SUBSETS", "RootGuard", "resolve_inside", "fold_column"]
 
 #: The subsets a video can belong to in a fold.
 SUBSETS = ("train", "test", "unused")
@@ -24,23 +24,44 @@ def fold_column(fold: int) -> str:
     return f"fold{int(fold)}"
 
 
+class RootGuard:
+    """Resolves paths under one root and refuses any that escapes it.
+
+    The root is resolved once; each candidate with :func:`os.path.realpath` (what
+    :meth:`pathlib.Path.resolve` does), so ``..`` components, absolute paths and symbolic
+    links pointing elsewhere are all caught.
+    """
+
+    def __init__(self, root: str | os.PathLike) -> None:
+        self._real = os.path.realpath(root)
+        self._prefix = self._real.rstrip(os.sep) + os.sep
+
+    def resolve(self, relative: str | os.PathLike) -> Path:
+        """The resolved path of ``relative`` under the root.
+
+        Raises
+        ------
+        ValueError
+            If it is not inside the root.
+        """
+        candidate = os.path.realpath(os.path.join(self._real, relative))
+        if candidate != self._real and not candidate.startswith(self._prefix):
+            raise ValueError(
+                f"path {str(relative)!r} escapes the dataset root {self._real!r}; "
+                "manifest paths must stay inside the root"
+            )
+        return Path(candidate)
+
+
 def resolve_inside(root: str | os.PathLike, relative: str | os.PathLike) -> Path:
     """Resolve ``relative`` under ``root``, refusing any path that escapes the root.
 
     Raises
     ------
     ValueError
-        If the resolved path is not inside ``root`` (``..`` components, absolute paths or
-        symbolic links pointing elsewhere).
+        If the resolved path is not inside ``root`` (:class:`RootGuard`).
     """
-    root_resolved = Path(root).resolve()
-    candidate = (root_resolved / relative).resolve()
-    if candidate != root_resolved and root_resolved not in candidate.parents:
-        raise ValueError(
-            f"path {str(relative)!r} escapes the dataset root {str(root_resolved)!r}; "
-            "manifest paths must stay inside the root"
-        )
-    return candidate
+    return RootGuard(root).resolve(relative)
 
 
 @dataclass

@@ -10,11 +10,23 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-__all__ = ["VideoDecodeError", "VideoInfo", "probe_video", "iter_frames", "read_video"]
+__all__ = ["VideoDecodeError", "VideoInfo", "probe_video", "iter_frames", "read_video",
+           "file_identity"]
 
 #: A decoded stream may end this many frames before the container's frame count before we
 #: call it truncated. Container counts of AVI/MKV files are often estimates off by a few frames.
 _TRUNCATION_TOLERANCE = 0.10
+
+
+def file_identity(path: str | os.PathLike) -> tuple[int, int]:
+    """``(size in bytes, modification time in ns)`` of a file.
+
+    What the tracks' caches take from a video's state (with its absolute path) to decide
+    that a stored result is still the result of this file: a rewritten or touched video gets
+    a new entry.
+    """
+    stat = os.stat(path)
+    return stat.st_size, stat.st_mtime_ns
 
 
 class VideoDecodeError(RuntimeError):

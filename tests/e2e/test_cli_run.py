@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -79,3 +80,34 @@ def test_same_environment_twice_gives_byte_identical_predictions(tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr
     assert "**Same environment**" in out.stdout
     assert out.stdout.count("| bitwise ") == 2 and out.stdout.count("| `=`") == 2
+
+
+def test_a_copied_run_directory_regenerates_its_report_with_nothing_else(tmp_path):
+    """Copy a run elsewhere, delete the dataset and its cache: `bench report` gives the same bytes.
+
+    The run has a deep method (units' history and timing feed the Training section) and the
+    synthetic clip metadata (the camera-motion analysis reads ``clips.csv``).
+    """
+    home = tmp_path / "home"  # private: this test deletes the generated dataset
+    env = {**os.environ, "ACTBENCH_HOME": str(home)}
+    original = tmp_path / "run"
+    out = _bench("run", "--quick", "--methods", "chance,tsn", "--out", str(original),
+                 "--quiet", "--option", "n_boot=50", env=env)
+    assert out.returncode == 0, out.stderr
+    report = (original / "report.md").read_bytes()
+    assert b"## Training" in report and b"camera" in report.lower()
+    record = json.loads((original / "run.json").read_text())
+    assert record["task"] == "recognition" and record["run_dir_format"] == 2
+    assert set(pd.read_csv(original / "results.csv")["task"]) == {"recognition"}
+
+    copy = tmp_path / "elsewhere" / "copied-run"
+    shutil.copytree(original, copy)
+    (copy / "report.md").unlink()
+    shutil.rmtree(copy / "figures")
+    shutil.rmtree(original)
+    shutil.rmtree(home)
+    assert not Path(record["dataset"]["root"]).exists()
+    out = _bench("report", str(copy), env={**os.environ, "ACTBENCH_HOME": str(tmp_path / "none")})
+    assert out.returncode == 0, out.stderr
+    assert (copy / "report.md").read_bytes() == report
+    assert (copy / "figures" / "training_curves.png").is_file()

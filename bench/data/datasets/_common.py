@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.data.manifest import Manifest, fold_column, resolve_inside
+from bench.data.manifest import Manifest, RootGuard, fold_column
 
 __all__ = [
     "VIDEO_EXTENSIONS",
@@ -92,27 +92,6 @@ def default_annotations(root: Path, annotations: str | os.PathLike | None, folde
     return Path(annotations) if annotations is not None else root / folder
 
 
-class RootGuard:
-    """:func:`bench.data.manifest.resolve_inside` for many paths under one root.
-
-    Resolves the root once and each candidate with :func:`os.path.realpath` (the same
-    check, without re-resolving the root for every file); a path that escapes is handed to
-    ``resolve_inside`` so the error is the manifest's own.
-    """
-
-    def __init__(self, root: str | os.PathLike) -> None:
-        self.root = root
-        self._real = os.path.realpath(root)
-        self._prefix = self._real.rstrip(os.sep) + os.sep
-
-    def check(self, relative: str) -> None:
-        """Raise :class:`ValueError` if ``relative`` resolves outside the root."""
-        candidate = os.path.realpath(os.path.join(self._real, relative))
-        if candidate != self._real and not candidate.startswith(self._prefix):
-            resolve_inside(self.root, relative)
-            raise ValueError(f"path {relative!r} escapes the dataset root {self._real!r}")
-
-
 def list_videos(root: Path, max_depth: int) -> list[str]:
     """Relative POSIX paths of the video files under ``root``, at most ``max_depth`` deep.
 
@@ -132,10 +111,10 @@ def list_videos(root: Path, max_depth: int) -> list[str]:
                 rel = prefix + entry.name
                 if entry.is_dir():
                     if depth < max_depth:
-                        guard.check(rel)
+                        guard.resolve(rel)
                         walk(Path(entry.path), rel + "/", depth + 1)
                 elif is_video_file(entry.name):
-                    guard.check(rel)
+                    guard.resolve(rel)
                     found.append(rel)
 
     walk(root, "", 0)
@@ -235,13 +214,13 @@ def locate(root: Path, relative: str, finder: CaseInsensitiveFinder,
         If ``relative`` escapes ``root`` (see :func:`bench.data.manifest.resolve_inside`).
     """
     guard = guard or RootGuard(root)
-    guard.check(relative)
+    guard.resolve(relative)
     if os.path.isfile(os.path.join(root, relative)):
         return relative, True
     actual = finder.find(relative)
     if actual is None:
         return relative, False
-    guard.check(actual)
+    guard.resolve(actual)
     return actual, True
 
 

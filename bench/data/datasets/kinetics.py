@@ -103,10 +103,10 @@ def _index_videos(root: Path) -> dict[tuple[str, str], str]:
         for folder in folders:
             if not (root / folder).is_dir():
                 continue
-            guard.check(folder)
+            guard.resolve(folder)
             for rel in list_videos(root / folder, max_depth=1):
                 path = f"{folder}/{rel}"
-                guard.check(path)
+                guard.resolve(path)
                 index.setdefault((split, PurePosixPath(rel).stem), path)
     return index
 
