@@ -30,6 +30,8 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
+from bench.paths import cache_home
+
 __all__ = [
     "TASKS",
     "MethodCard",
@@ -115,7 +117,8 @@ class MethodContext:
     jobs : int
         Worker processes/threads a method may use.
     cache_dir : Path
-        Folder for on-disk caches (descriptors, decoded clips).
+        Folder for on-disk caches (descriptors, decoded clips); default
+        ``bench.paths.cache_home() / "cache"``, as the runner passes it.
     progress : bool
         Show progress bars.
     classes : list of str
@@ -132,7 +135,7 @@ class MethodContext:
     quick: bool = False
     device: str = "auto"
     jobs: int = 1
-    cache_dir: Path = field(default_factory=lambda: Path(".actbench") / "cache")
+    cache_dir: Path = field(default_factory=lambda: cache_home() / "cache")
     progress: bool = True
     classes: list[str] = field(default_factory=list)
     allow_flip: bool = True

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "list the datasets and the methods (track, year, paper)"
+from bench.methods import TASKS
+
+HELP = "list the datasets and the methods (track, task, year, paper)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--track", choices=("reference", "classical", "deep"), default=None,
                         help="only the methods of this track")
+    parser.add_argument("--task", choices=TASKS, default=None,
+                        help="only the methods of this task")
     parser.add_argument("--pattern", default="*",
                         help="only the methods whose name matches this shell-style wildcard")
 
@@ -24,8 +28,8 @@ def main(args: argparse.Namespace) -> int:
         print(f"  {info.name:<12s} {info.description} ({where})")
     print()
     print("Methods")
-    for card in list_methods(args.pattern, args.track):
-        print(f"  {card.name:<22s} {card.track:<9s} {card.year}  {card.paper}")
+    for card in list_methods(args.pattern, args.track, args.task):
+        print(f"  {card.name:<22s} {card.track:<9s} {card.task:<11s} {card.year}  {card.paper}")
     for module, error in sorted(_TRACK_ERRORS.items()):
         print(f"  (track module {module} not loaded: {error})")
     return 0

@@ -7,6 +7,7 @@ import sys
 
 from bench.cli._arguments import add_simulate_isa_argument, device_type, key_value
 from bench.device import DEVICE_HELP
+from bench.methods import TASKS
 
 HELP = "run methods on a dataset's folds and write a run directory (results, predictions, report)"
 
@@ -19,10 +20,13 @@ _DATASET_OPTIONS = {"preset": "preset", "group_pattern": "group_pattern"}
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     a = parser.add_argument
     a("--config", metavar="FILE.toml", default=_SUPPRESS,
-      help="TOML file whose top-level keys are RunConfig fields (dataset, root, annotations, "
+      help="TOML file whose top-level keys are RunConfig fields (task, dataset, root, annotations, "
            "protocol, methods, folds, seed, jobs, device, quick, out, quiet, max_failure_rate, "
            "allow_missing, and the tables dataset_options, method_params, options); the "
            "options given on the command line override it")
+    a("--task", choices=TASKS, default=_SUPPRESS,
+      help="the task of the run; the default suite is every method of that task; default: "
+           "recognition")
     a("--dataset", metavar="D", default=_SUPPRESS,
       help="dataset adapter (see `python -m bench list`); default: synthetic, generated "
            "on the fly, no download")
