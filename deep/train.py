@@ -1,19 +1,24 @@
-"""``VideoClassifier``: train and evaluate a video network as an sklearn-style estimator.
+"""``VideoClassifier``: train and evaluate a video network as a scikit-learn estimator.
 
 The estimator takes absolute video paths and integer labels, like every method of the
-benchmark (``fit(paths, y) -> self``, ``decision_function(paths) -> (n, C)``). Inside it:
+benchmark (``fit(paths, y) -> self``, ``decision_function(paths) -> (n, C)``). It derives from
+:class:`sklearn.base.BaseEstimator`, so ``get_params``, ``set_params`` and
+:func:`sklearn.base.clone` work on it as on any sklearn estimator. Inside ``fit`` it:
 
 1. decodes each video once into the :class:`deep.cache.ClipCache` (a video that fails becomes
    a :class:`bench.methods.VideoFailure` with ``stage="decode"`` and leaves training);
 2. carves a validation split out of the training videos (stratified; grouped by actor when
-   ``groups`` are given) for early stopping;
+   ``groups`` are given) for early stopping (:mod:`deep.early_stopping`);
 3. trains with AdamW (or SGD with momentum), a linear warm-up then cosine schedule per step,
    label smoothing, gradient-norm clipping, mixed precision (bf16 autocast on CPU on request;
-   bf16, or fp16 with a gradient scaler, on CUDA), ``channels_last_3d`` memory for 3D CNNs;
+   bf16, or fp16 with a gradient scaler, on CUDA), ``channels_last_3d`` memory for 3D CNNs
+   (:mod:`deep.training_loop`);
 4. writes a checkpoint per epoch (model, optimizer, scheduler, epoch, RNG state, early-stopping
-   state) into ``work_dir`` and resumes from it when one is there;
-5. tests on ``test_clips × test_crops`` views per video and averages their softmax
-   probabilities; ``decision_function`` returns the **log** of those averaged probabilities.
+   state) into ``work_dir`` and resumes from it when one is there (:mod:`deep.checkpoint`).
+
+At test it scores ``test_clips × test_crops`` views per video and averages their softmax
+probabilities; ``decision_function`` returns the **log** of those averaged probabilities and
+leaves the estimator as it was (apart from the ``failures_`` the method protocol asks for).
 
 Determinism: on CPU, ``deterministic=True`` (the default there) turns on
 ``torch.use_deterministic_algorithms`` during fit and predict, seeds the model initialisation,
@@ -23,6 +28,13 @@ generator seeded by ``(random_state, epoch)``: the same seed gives the same scor
 kernels (cuDNN convolutions, atomics in backward) may be nondeterministic; ``deterministic``
 defaults to False there; switched on, it turns off cuDNN autotuning and sets
 ``CUBLAS_WORKSPACE_CONFIG=:4096:8`` unless it is set (before the first CUDA matrix product).
+
+The module is longer than the project's ~400 lines per module because the estimator's 37
+parameters each need a numpydoc entry and a plain ``self.name = name`` in ``__init__`` (the
+scikit-learn convention that ``get_params`` and ``clone`` rely on): about 180 lines. What is
+not the estimator lives in :mod:`deep.training_loop` (datasets, optimiser, schedule, one
+epoch, multi-view prediction), :mod:`deep.early_stopping`, :mod:`deep.checkpoint` and
+:mod:`deep.weights`.
 
 References
 ----------
@@ -45,138 +57,37 @@ import json
 import math
 import os
 import time
-import warnings
-from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
 
-from bench.atomic import atomic_path
 from bench.device import resolve_device
 from bench.methods import VideoFailure
 from deep import distributed
 from deep.cache import ClipCache
-from deep.clips import ClipSpec, sample_test_views, sample_train_clip
+from deep.checkpoint import CHECKPOINT_NAME, Checkpoint
+from deep.clips import ClipSpec
+from deep.early_stopping import EarlyStopping, validation_split
+from deep.training_loop import (
+    TestViews,
+    TrainClips,
+    build_optimizer,
+    cosine_with_warmup,
+    deterministic_algorithms,
+    epoch_loader,
+    predict_views,
+    train_one_epoch,
+    validation_score,
+)
+from deep.weights import WeightsMismatchError, load_weights
 
-__all__ = ["VideoClassifier", "WeightsMismatchError", "load_weights"]
-
-CHECKPOINT_NAME = "checkpoint_last.pt"
-
-
-class WeightsMismatchError(ValueError):
-    """A weights file whose keys or shapes do not fit the model; the message lists them."""
+__all__ = ["CHECKPOINT_NAME", "VideoClassifier", "WeightsMismatchError", "load_weights"]
 
 
 # --------------------------------------------------------------------------- helpers
-def _head_keys(model: nn.Module, num_classes: int) -> set[str]:
-    """State-dict keys of the classifier head: the last Linear with ``num_classes`` outputs."""
-    head = None
-    for name, module in model.named_modules():
-        if isinstance(module, nn.Linear) and module.out_features == num_classes:
-            head = name
-    if head is None:
-        return set()
-    prefix = f"{head}." if head else ""
-    return {prefix + "weight", prefix + "bias"}
-
-
-def load_weights(
-    model: nn.Module, path: str | os.PathLike, *, num_classes: int, reinit_head: bool = False
-) -> dict[str, list[str]]:
-    """Load a local state dict into ``model``; never downloads anything.
-
-    Parameters
-    ----------
-    model : torch.nn.Module
-    path : path-like
-        A file written by ``torch.save(model.state_dict(), path)`` or one of our checkpoints
-        (a dict with a ``"model"`` entry). Read with ``torch.load(..., weights_only=True)``:
-        no pickled code runs.
-    num_classes : int
-        Output size of the model, to recognise its classifier head.
-    reinit_head : bool, default False
-        When the head's shapes differ (pretrained on another label set), keep the model's
-        freshly initialised head instead of failing.
-
-    Returns
-    -------
-    dict
-        ``{"skipped_head": [...keys kept at their initialisation]}``.
-
-    Raises
-    ------
-    FileNotFoundError
-        The file does not exist.
-    WeightsMismatchError
-        Missing, unexpected or shape-mismatched keys; the message lists each group.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"weights file {str(path)!r} does not exist; pass a local file to --weights "
-            "(nothing is downloaded)"
-        )
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
-        state = state["model"]
-    if not isinstance(state, dict):
-        raise WeightsMismatchError(f"{path}: expected a state dict, got {type(state).__name__}")
-    state = {k.removeprefix("module."): v for k, v in state.items()}
-    own = model.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    mismatched = sorted(
-        k for k in set(own) & set(state) if tuple(own[k].shape) != tuple(state[k].shape)
-    )
-    skipped: list[str] = []
-    if reinit_head and mismatched:
-        head = _head_keys(model, num_classes)
-        skipped = [k for k in mismatched if k in head]
-        mismatched = [k for k in mismatched if k not in head]
-    if missing or unexpected or mismatched:
-        lines = [f"weights file {str(path)!r} does not fit the model:"]
-        if missing:
-            lines.append(f"  missing keys ({len(missing)}): {', '.join(missing)}")
-        if unexpected:
-            lines.append(f"  unexpected keys ({len(unexpected)}): {', '.join(unexpected)}")
-        for k in mismatched:
-            lines.append(
-                f"  shape mismatch {k}: file {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
-            )
-        if mismatched and not reinit_head:
-            lines.append("  (a different classifier head? pass reinit_head=True to re-initialise it)")
-        raise WeightsMismatchError("\n".join(lines))
-    for k in skipped:
-        state[k] = own[k]
-    model.load_state_dict(state, strict=True)
-    return {"skipped_head": skipped}
-
-
-@contextlib.contextmanager
-def _deterministic_algorithms(enabled: bool) -> Iterator[None]:
-    """Deterministic kernels inside the block (on CUDA also no cuDNN autotuning).
-
-    cuBLAS needs ``CUBLAS_WORKSPACE_CONFIG`` for reproducible results; it is set to
-    ``:4096:8`` when the user has not set it (it must be set before cuBLAS starts, i.e.
-    before the first CUDA matrix product of the process).
-    """
-    previous = torch.are_deterministic_algorithms_enabled()
-    previous_benchmark = torch.backends.cudnn.benchmark
-    if enabled:
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        torch.backends.cudnn.benchmark = False
-    torch.use_deterministic_algorithms(enabled)
-    try:
-        yield
-    finally:
-        torch.use_deterministic_algorithms(previous)
-        torch.backends.cudnn.benchmark = previous_benchmark
-
-
 def _count_parameters(model: nn.Module) -> int:
     return int(sum(p.numel() for p in model.parameters() if p.requires_grad))
 
@@ -196,97 +107,8 @@ def _has_conv3d(model: nn.Module) -> bool:
     return any(isinstance(m, nn.Conv3d) for m in model.modules())
 
 
-def _validation_split(
-    y: np.ndarray, groups: np.ndarray | None, fraction: float, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Indices (train, val): stratified, grouped when ``groups`` is given; no val if too few."""
-    from sklearn.model_selection import StratifiedGroupKFold, StratifiedShuffleSplit
-
-    everything = np.arange(len(y))
-    counts = np.bincount(y)
-    present = int((counts > 0).sum())
-    if fraction <= 0 or counts[counts > 0].min() < 2 or len(y) * fraction < present:
-        return everything, everything[:0]
-    try:
-        if groups is not None and len(np.unique(groups)) >= 2:
-            n_splits = max(2, int(round(1 / fraction)))
-            n_splits = min(n_splits, len(np.unique(groups)))
-            splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-            train, val = next(splitter.split(everything, y, groups))
-        else:
-            splitter = StratifiedShuffleSplit(n_splits=1, test_size=fraction, random_state=seed)
-            train, val = next(splitter.split(everything, y))
-    except ValueError:
-        return everything, everything[:0]
-    if len(train) == 0 or len(val) == 0:
-        return everything, everything[:0]
-    return np.sort(train), np.sort(val)
-
-
-def _cosine_with_warmup(warmup_steps: int, total_steps: int) -> Callable[[int], float]:
-    def factor(step: int) -> float:
-        if step < warmup_steps:
-            return (step + 1) / warmup_steps
-        span = max(1, total_steps - warmup_steps)
-        progress = min(1.0, (step - warmup_steps) / span)
-        return 0.5 * (1.0 + math.cos(math.pi * progress))
-
-    return factor
-
-
-def _improves(score: list[float], best: list[float] | None, min_delta: float = 1e-4) -> bool:
-    """Validation ``[accuracy, loss]`` beats ``best``: higher accuracy, or the same accuracy
-    and a loss lower by more than ``min_delta``."""
-    if best is None:
-        return True
-    return score[0] > best[0] or (score[0] == best[0] and score[1] < best[1] - min_delta)
-
-
-# -------------------------------------------------------------------------- datasets
-class _TrainClips(Dataset):
-    """Training clips: one random clip per (video, repeat), seeded by (seed, epoch, index)."""
-
-    def __init__(self, cache, paths, labels, spec, allow_flip, seed, repeats):
-        self.cache, self.paths, self.labels = cache, list(paths), np.asarray(labels)
-        self.spec, self.allow_flip, self.seed, self.repeats = spec, allow_flip, seed, repeats
-        self.epoch = 0
-
-    def __len__(self) -> int:
-        return len(self.paths) * self.repeats
-
-    def __getitem__(self, item: int):
-        video = item % len(self.paths)
-        rng = np.random.default_rng([self.seed, self.epoch, item])
-        frames = self.cache.get(self.paths[video])
-        clip, _ = sample_train_clip(frames, self.spec, rng, self.allow_flip)
-        return torch.from_numpy(clip), int(self.labels[video])
-
-
-class _TestViews(Dataset):
-    """All test views of each video: ``(views, 3, T, S, S)``."""
-
-    def __init__(self, cache, paths, spec):
-        self.cache, self.paths, self.spec = cache, list(paths), spec
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __getitem__(self, item: int):
-        return torch.from_numpy(sample_test_views(self.cache.get(self.paths[item]), self.spec))
-
-
-def _seed_worker(worker_id: int) -> None:
-    """Seed a DataLoader worker's legacy NumPy RNG from its (seeded) torch seed.
-
-    Our clips draw from per-item generators, so this only protects third-party code that
-    uses the global NumPy RNG inside a worker.
-    """
-    seed = torch.initial_seed() % 2**32
-    np.random.seed(seed)  # noqa: NPY002 - seeding the legacy global RNG is the point
-
-
 # ------------------------------------------------------------------------- estimator
-class VideoClassifier:
+class VideoClassifier(ClassifierMixin, BaseEstimator):
     """A video network trained and tested under the benchmark's method protocol.
 
     Parameters
@@ -338,10 +160,9 @@ class VideoClassifier:
         ``auto``: fp32 on CPU, bf16 on CUDA when supported else fp16 (with a GradScaler).
         ``bf16`` on CPU uses bf16 autocast (fast on CPUs with AVX-512 BF16 / AMX).
     channels_last : {"auto", True, False}, default "auto"
-        ``channels_last_3d`` memory for models with 3D convolutions (``auto``: on). On the
-        2-core CPU (oneDNN, fp32, batch 16 of 3x8x48x48) it made a training step of the small
-        presets 1.1-1.5x faster (``r2plus1d_18_small`` 0.112 -> 0.074 s, ``c3d_small`` 0.068 ->
-        0.052 s); ``False`` keeps the contiguous layout.
+        ``channels_last_3d`` memory for models with 3D convolutions (``auto``: on), which made
+        the small presets' training steps faster on the CPU (oneDNN kernels); ``False`` keeps
+        the contiguous layout.
     val_fraction : float, default 0.15
         Share of training videos held out for early stopping (0 disables).
     patience : int or None, default 3
@@ -366,7 +187,7 @@ class VideoClassifier:
     Attributes
     ----------
     model_ : torch.nn.Module
-        The trained network (on CPU after fit... on ``device_``).
+        The trained network, on ``device_``, in eval mode.
     device_ : torch.device
     spec_ : deep.clips.ClipSpec
     failures_ : list of VideoFailure
@@ -375,8 +196,10 @@ class VideoClassifier:
     best_epoch_ : int
     cost_ : dict
         ``params``, ``flops_per_clip`` (FLOPs, not MACs, per input clip of the training
-        size), ``flops_per_video`` (times the test views), ``train_time_s``,
-        ``infer_clips_per_s`` (views per second of network forward at test).
+        size), ``flops_per_video`` (times the test views), ``train_time_s``, ``epochs_run``.
+        The inference rate is measured by the caller around ``decision_function`` (the
+        benchmark runner's ``infer_time_s``), which keeps ``decision_function`` free of side
+        effects.
     n_classes_ : int
     n_params_ : int
         Learnable parameters (read by the runner).
@@ -460,25 +283,6 @@ class VideoClassifier:
         self.weights = weights
         self.reinit_head = reinit_head
 
-    # ------------------------------------------------------------------ sklearn API
-    _PARAM_NAMES = (
-        "model model_overrides num_classes sampling clip_len frame_interval crop_size short_side "
-        "fps scale test_clips test_crops normalise allow_flip epochs batch_size clips_per_video "
-        "optimizer lr weight_decay momentum warmup_epochs label_smoothing grad_clip precision "
-        "channels_last val_fraction patience device num_workers deterministic random_state "
-        "progress cache_dir work_dir weights reinit_head"
-    ).split()
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self._PARAM_NAMES}
-
-    def set_params(self, **params: Any) -> VideoClassifier:
-        for name, value in params.items():
-            if name not in self._PARAM_NAMES:
-                raise ValueError(f"Invalid parameter {name!r} for VideoClassifier.")
-            setattr(self, name, value)
-        return self
-
     # ------------------------------------------------------------------ validation
     def _check_params(self) -> None:
         def bad(name: str, what: str) -> ValueError:
@@ -555,7 +359,7 @@ class VideoClassifier:
 
     def _decode_all(self, cache: ClipCache, paths: Sequence[str], what: str) -> np.ndarray:
         """Decode (and cache) every video; returns a mask of the ones that decoded."""
-        from bench.video import VideoDecodeError
+        from bench.data.video import VideoDecodeError
 
         ok = np.ones(len(paths), dtype=bool)
         iterator = paths
@@ -575,7 +379,8 @@ class VideoClassifier:
         return ok
 
     def _fingerprint(self, paths: Sequence[str], y: np.ndarray) -> str:
-        params = {k: v for k, v in self.get_params().items()
+        """Digest of the data and of the parameters that shape training (for checkpoints)."""
+        params = {k: v for k, v in self.get_params(deep=False).items()
                   if k not in ("progress", "num_workers", "cache_dir", "work_dir")}
         params["model"] = self.model if isinstance(self.model, str) else repr(self.model)
         blob = json.dumps([params, [str(p) for p in paths], y.tolist()], default=str,
@@ -634,9 +439,9 @@ class VideoClassifier:
             raise ValueError("no training video could be decoded; see failures_ for the reasons.")
         paths, y = paths[ok], y[ok]
         groups = groups[ok] if groups is not None else None
-        train_idx, val_idx = _validation_split(y, groups, self.val_fraction, self.random_state)
+        train_idx, val_idx = validation_split(y, groups, self.val_fraction, self.random_state)
 
-        with _deterministic_algorithms(deterministic):
+        with deterministic_algorithms(deterministic):
             start = time.perf_counter()
             self._train(paths, y, train_idx, val_idx)
             train_time = time.perf_counter() - start
@@ -648,28 +453,17 @@ class VideoClassifier:
             "flops_per_clip": flops,
             "flops_per_video": None if flops is None else flops * self.spec_.views,
             "train_time_s": train_time,
-            "infer_clips_per_s": None,
             "epochs_run": len(self.history_),
         }
         self.n_params_ = self.cost_["params"]
         return self
 
-    def _loader(self, dataset: Dataset, *, shuffle: bool, epoch: int, batch_size: int,
-                sampler=None) -> DataLoader:
-        generator = torch.Generator().manual_seed(int(self.random_state) * 100_003 + epoch)
-        return DataLoader(
-            dataset,
-            batch_size=batch_size,
-            shuffle=shuffle and sampler is None,
-            sampler=sampler,
-            num_workers=self.num_workers,
-            worker_init_fn=_seed_worker if self.num_workers else None,
-            generator=generator,
-            pin_memory=self.device_.type == "cuda",
-            drop_last=False,
-        )
+    def _init_model(self) -> tuple[nn.Module, nn.Module]:
+        """Build the model from the seed, load ``weights``, move it to the device.
 
-    def _train(self, paths, y, train_idx, val_idx) -> None:
+        Returns ``(model, net)``: the bare model (also ``model_``) and what is trained,
+        itself or its DistributedDataParallel wrapper.
+        """
         torch.manual_seed(int(self.random_state))
         model = self._build_model(self.n_classes_)
         if self.weights is not None:
@@ -681,165 +475,92 @@ class VideoClassifier:
         if self.channels_last_:
             model = model.to(memory_format=torch.channels_last_3d)
         self.model_ = model
-        net = distributed.wrap_model(model, self.device_)
-        info = distributed.current()
+        return model, distributed.wrap_model(model, self.device_)
 
-        train_set = _TrainClips(self.cache_, paths[train_idx], y[train_idx], self.spec_,
-                                self.allow_flip, int(self.random_state), self.clips_per_video)
-        val_set = _TestViews(self.cache_, paths[val_idx], self._val_spec()) if len(
+    def _train(self, paths, y, train_idx, val_idx) -> None:
+        """Train ``model_`` on ``train_idx``, stopping early on ``val_idx``; set ``history_``.
+
+        Resumes from the checkpoint in ``work_dir`` when there is one for this run. Leaves
+        the best validation epoch's weights (the last epoch's without validation) in ``model_``,
+        in eval mode.
+        """
+        model, net = self._init_model()
+        info = distributed.current()
+        seed = int(self.random_state)
+        train_set = TrainClips(self.cache_, paths[train_idx], y[train_idx], self.spec_,
+                               self.allow_flip, seed, self.clips_per_video)
+        val_set = TestViews(self.cache_, paths[val_idx], self._val_spec()) if len(
             val_idx) else None
-        sampler = distributed.make_sampler(train_set, shuffle=True, seed=int(self.random_state))
+        sampler = distributed.make_sampler(train_set, shuffle=True, seed=seed)
         per_rank = math.ceil(len(train_set) / info.world_size)
         steps_per_epoch = math.ceil(per_rank / self.batch_size)
         total_steps = steps_per_epoch * self.epochs
         warmup = min(total_steps, int(round(self.warmup_epochs * steps_per_epoch)))
-
-        decay, no_decay = [], []
-        for p in model.parameters():
-            if p.requires_grad:
-                (no_decay if p.ndim <= 1 else decay).append(p)
-        groups = [{"params": decay, "weight_decay": self.weight_decay},
-                  {"params": no_decay, "weight_decay": 0.0}]
-        if self.optimizer == "adamw":
-            opt = torch.optim.AdamW(groups, lr=self.lr)
-        else:
-            opt = torch.optim.SGD(groups, lr=self.lr, momentum=self.momentum, nesterov=True)
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, _cosine_with_warmup(warmup, total_steps))
+        opt = build_optimizer(model, self.optimizer, lr=self.lr,
+                              weight_decay=self.weight_decay, momentum=self.momentum)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, cosine_with_warmup(warmup, total_steps))
         scaler = torch.amp.GradScaler("cuda", enabled=self.precision_ == "fp16")
         criterion = nn.CrossEntropyLoss(label_smoothing=self.label_smoothing)
 
         self.history_: list[dict] = []
-        state = {"epoch": 0, "best_score": None, "best_epoch": 0, "best_model": None,
-                 "bad_epochs": 0, "stopped": False}
-        fingerprint = self._fingerprint(paths, y)
-        ckpt_path = Path(self.work_dir) / CHECKPOINT_NAME if self.work_dir is not None else None
-        if ckpt_path is not None and ckpt_path.is_file():
-            ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-            if ckpt.get("fingerprint") != fingerprint:
-                warnings.warn(
-                    f"checkpoint {ckpt_path} was written for other data or parameters; "
-                    "training from scratch (it will be overwritten)", stacklevel=3)
-            else:
-                model.load_state_dict(ckpt["model"])
-                opt.load_state_dict(ckpt["optimizer"])
-                sched.load_state_dict(ckpt["scheduler"])
-                scaler.load_state_dict(ckpt["scaler"])
-                torch.set_rng_state(ckpt["torch_rng"])
-                self.history_ = list(ckpt["history"])
-                state = dict(ckpt["state"])
+        stopper, epoch = EarlyStopping(self.patience), 0
+        checkpoint = Checkpoint(self.work_dir, self._fingerprint(paths, y))
+        resumed = checkpoint.resume(model, opt, sched, scaler)
+        if resumed is not None:
+            self.history_, state = resumed
+            epoch = state["epoch"]
+            stopper.load_state_dict(state)
 
         progress = self.progress and info.rank == 0
-        while state["epoch"] < self.epochs and not state["stopped"]:
-            epoch = state["epoch"]
+        while epoch < self.epochs and not stopper.stopped:
             train_set.epoch = epoch
             if sampler is not None:
                 sampler.set_epoch(epoch)
-            loader = self._loader(train_set, shuffle=True, epoch=epoch,
-                                  batch_size=self.batch_size, sampler=sampler)
-            net.train()
-            total_loss, seen, t0 = 0.0, 0, time.perf_counter()
-            bar = None
-            if progress:
-                from tqdm.auto import tqdm
-
-                bar = tqdm(total=len(loader), desc=f"epoch {epoch + 1}/{self.epochs}",
-                           unit="batch", leave=False)
-            for clips, labels in loader:
-                clips, labels = self._to_device(clips), labels.to(self.device_)
-                with self._autocast():
-                    logits = net(clips)
-                    loss = criterion(logits.float(), labels)
-                opt.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                if self.grad_clip is not None:
-                    scaler.unscale_(opt)
-                    nn.utils.clip_grad_norm_(model.parameters(), self.grad_clip)
-                scaler.step(opt)
-                scaler.update()
-                sched.step()
-                total_loss += float(loss.detach()) * len(labels)
-                seen += len(labels)
-                if bar is not None:
-                    rate = seen / max(time.perf_counter() - t0, 1e-9)
-                    bar.set_postfix(loss=f"{total_loss / seen:.3f}", clips_s=f"{rate:.1f}")
-                    bar.update()
-            if bar is not None:
-                bar.close()
-            record = {"epoch": epoch + 1, "train_loss": total_loss / max(seen, 1),
-                      "lr": float(opt.param_groups[0]["lr"]),
-                      "clips_per_s": seen / max(time.perf_counter() - t0, 1e-9)}
+            loader = epoch_loader(train_set, seed=seed, epoch=epoch, batch_size=self.batch_size,
+                                  num_workers=self.num_workers,
+                                  pin_memory=self.device_.type == "cuda", sampler=sampler)
+            record = {"epoch": epoch + 1, **train_one_epoch(
+                net, model, loader, optimizer=opt, scheduler=sched, scaler=scaler,
+                criterion=criterion, grad_clip=self.grad_clip, prepare=self._to_device,
+                autocast=self._autocast, device=self.device_,
+                desc=f"epoch {epoch + 1}/{self.epochs}" if progress else None)}
             if val_set is not None:
-                val_logp = self._predict_views(val_set)
-                val_y = y[val_idx]
-                acc = float((val_logp.argmax(1) == val_y).mean())
-                nll = float(-val_logp[np.arange(len(val_y)), val_y].mean())
-                record.update(val_acc=acc, val_loss=nll)
-                score = [acc, nll]
-                if _improves(score, state["best_score"]):
-                    state.update(best_score=score, best_epoch=epoch + 1, bad_epochs=0,
-                                 best_model={k: v.detach().cpu().clone()
-                                             for k, v in model.state_dict().items()})
-                else:
-                    state["bad_epochs"] += 1
-                    if self.patience is not None and state["bad_epochs"] >= self.patience:
-                        state["stopped"] = True
+                score = validation_score(self._predict_views(val_set), y[val_idx])
+                record.update(val_acc=score[0], val_loss=score[1])
+                stopper.update(score, epoch + 1, model)
             self.history_.append(record)
-            state["epoch"] = epoch + 1
-            self._end_epoch(ckpt_path, fingerprint, model, opt, sched, scaler, state)
-        if state["best_model"] is not None:
-            model.load_state_dict(state["best_model"])
-        self.best_epoch_ = int(state["best_epoch"] or state["epoch"])
+            epoch += 1
+            checkpoint.save(model, opt, sched, scaler, history=self.history_,
+                            state={"epoch": epoch, **stopper.state_dict()})
+        stopper.restore_best(model)
+        self.best_epoch_ = int(stopper.best_epoch or epoch)
+        # a fitted model is for inference: decision_function then changes nothing in it
+        model.eval()
 
     def _val_spec(self) -> ClipSpec:
         spec = self._spec()
         return ClipSpec(**{**spec.to_dict(), "test_clips": 1, "test_crops": 1})
 
-    def _end_epoch(self, ckpt_path, fingerprint, model, opt, sched, scaler, state) -> None:
-        """Write the checkpoint of the epoch just finished (rank 0 only, atomically)."""
-        if ckpt_path is None or not distributed.is_main_process():
-            return
-        ckpt_path.parent.mkdir(parents=True, exist_ok=True)
-        payload = {
-            "fingerprint": fingerprint,
-            "model": model.state_dict(),
-            "optimizer": opt.state_dict(),
-            "scheduler": sched.state_dict(),
-            "scaler": scaler.state_dict(),
-            "torch_rng": torch.get_rng_state(),
-            "history": self.history_,
-            "state": state,
-        }
-        with atomic_path(ckpt_path) as tmp:
-            torch.save(payload, tmp)
-
     # ------------------------------------------------------------------ predict
-    def _predict_views(self, dataset: _TestViews, batch_videos: int | None = None) -> np.ndarray:
+    def _predict_views(self, dataset: TestViews) -> np.ndarray:
         """Log of the view-averaged softmax probabilities, ``(n_videos, n_classes)``."""
-        views = dataset.spec.views
-        batch_videos = batch_videos or max(1, self.batch_size // views)
-        loader = DataLoader(dataset, batch_size=batch_videos, shuffle=False,
-                            num_workers=self.num_workers)
-        self.model_.eval()
-        out, forward_s, n_clips = [], 0.0, 0
-        with torch.inference_mode():
-            for batch in loader:
-                b, v = batch.shape[:2]
-                clips = self._to_device(batch.flatten(0, 1))
-                t0 = time.perf_counter()
-                with self._autocast():
-                    logits = self.model_(clips)
-                logp = torch.log_softmax(logits.float(), dim=1).view(b, v, -1)
-                probs = logp.exp().mean(dim=1)
-                out.append(torch.log(probs.clamp_min(1e-30)).cpu().numpy())
-                forward_s += time.perf_counter() - t0
-                n_clips += b * v
-        self._last_infer_rate = n_clips / forward_s if forward_s > 0 else None
-        if not out:
-            return np.zeros((0, self.n_classes_))
-        return np.concatenate(out).astype(np.float64)
+        return predict_views(
+            self.model_, dataset, batch_videos=max(1, self.batch_size // dataset.spec.views),
+            num_workers=self.num_workers, prepare=self._to_device, autocast=self._autocast,
+            n_classes=self.n_classes_)
 
     def decision_function(self, paths: Sequence[str]) -> np.ndarray:
         """Scores of every video for every class.
+
+        Changes no attribute of the estimator (nor its model's weights or mode); only
+        ``failures_`` grows by the videos that fail to decode, as the method protocol of
+        :mod:`bench.methods` asks. Scoring is thus repeatable, and whoever needs the inference
+        rate times this call (the benchmark runner records ``infer_time_s``).
+
+        Parameters
+        ----------
+        paths : 1-D array-like of str
+            Absolute video paths.
 
         Returns
         -------
@@ -853,10 +574,8 @@ class VideoClassifier:
         paths = np.asarray(paths, dtype=object)
         scores = np.full((len(paths), self.n_classes_), np.nan)
         ok = self._decode_all(self.cache_, list(paths), "test")
-        with _deterministic_algorithms(self.deterministic_):
-            scores[ok] = self._predict_views(_TestViews(self.cache_, paths[ok], self.spec_))
-        if self._last_infer_rate is not None:
-            self.cost_["infer_clips_per_s"] = self._last_infer_rate
+        with deterministic_algorithms(self.deterministic_):
+            scores[ok] = self._predict_views(TestViews(self.cache_, paths[ok], self.spec_))
         return scores
 
     def predict(self, paths: Sequence[str]) -> np.ndarray:

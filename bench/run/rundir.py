@@ -17,7 +17,9 @@ copy of it on another machine regenerates ``report.md`` with nothing else presen
                       (``failed`` + ``error.txt`` when the method raised), work/ while running
 
 The runner, the report, the comparison and the gate all go through this module, so they agree
-on names, columns and parsing. Every write is atomic (:mod:`bench.atomic`).
+on names, columns and parsing. Every write is atomic (:mod:`bench.atomic`). It is longer than
+the project's usual ~400 lines on purpose: the format has one owner, and splitting its writer
+from its reader would put the names and columns back in two places.
 """
 
 from __future__ import annotations

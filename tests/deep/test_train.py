@@ -1,14 +1,22 @@
-"""VideoClassifier: learning, determinism, resume, weights, failures, validation split."""
+"""VideoClassifier: learning, determinism, resume, weights, failures, validation split,
+the sklearn estimator API, and a decision_function without side effects."""
 
 from __future__ import annotations
+
+import copy
+import inspect
+import warnings
 
 import numpy as np
 import pytest
 import torch
 from _moving_square import make_dataset
+from sklearn.base import clone, is_classifier
 from torch import nn
 
-from deep.train import VideoClassifier, WeightsMismatchError, _validation_split, load_weights
+from deep.checkpoint import CHECKPOINT_NAME, Checkpoint
+from deep.early_stopping import EarlyStopping, validation_split
+from deep.train import VideoClassifier, WeightsMismatchError, load_weights
 
 
 class TinyVideoNet(nn.Module):
@@ -61,7 +69,7 @@ def test_learns_direction_and_is_deterministic(videos, tmp_path):
     c = VideoClassifier(**{**FAST, "random_state": 1}, cache_dir=tmp_path / "c").fit(xtr, ytr)
     assert not np.array_equal(scores, c.decision_function(xte))
     assert a.cost_["params"] == sum(p.numel() for p in a.model_.parameters())
-    assert a.cost_["train_time_s"] > 0 and a.cost_["infer_clips_per_s"] > 0
+    assert a.cost_["train_time_s"] > 0 and a.cost_["epochs_run"] == 4
     assert len(a.history_) == 4
     # channels_last="auto" is on for 3D convolutions on the CPU too; the repeat above is
     # bit-identical with it
@@ -74,23 +82,27 @@ def test_resume_after_interruption_gives_the_same_weights(videos, tmp_path, monk
     params = dict(FAST, epochs=3, val_fraction=0.0, cache_dir=tmp_path / "c")
     full = VideoClassifier(**params, work_dir=tmp_path / "full").fit(xtr, ytr)
 
-    original = VideoClassifier._end_epoch
+    original = Checkpoint.save
 
     class Interrupted(Exception):
         pass
 
-    def stop_after_first(self, ckpt_path, fingerprint, model, opt, sched, scaler, state):
-        original(self, ckpt_path, fingerprint, model, opt, sched, scaler, state)
-        if state["epoch"] == 1:
+    def stop_after_first(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        if kwargs["state"]["epoch"] == 1:
             raise Interrupted
 
-    monkeypatch.setattr(VideoClassifier, "_end_epoch", stop_after_first)
+    monkeypatch.setattr(Checkpoint, "save", stop_after_first)
     with pytest.raises(Interrupted):
         VideoClassifier(**params, work_dir=tmp_path / "cut").fit(xtr, ytr)
-    monkeypatch.setattr(VideoClassifier, "_end_epoch", original)
+    monkeypatch.setattr(Checkpoint, "save", original)
+    first_epoch = torch.load(tmp_path / "cut" / CHECKPOINT_NAME, weights_only=True)["history"][0]
     torch.manual_seed(12345)  # resumption must not depend on the global RNG state
-    resumed = VideoClassifier(**params, work_dir=tmp_path / "cut").fit(xtr, ytr)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the checkpoint fits: no "training from scratch"
+        resumed = VideoClassifier(**params, work_dir=tmp_path / "cut").fit(xtr, ytr)
     assert [h["epoch"] for h in resumed.history_] == [1, 2, 3]
+    assert resumed.history_[0] == first_epoch  # epoch 1 came from the checkpoint
     for key, value in full.model_.state_dict().items():
         torch.testing.assert_close(resumed.model_.state_dict()[key], value, rtol=0, atol=0)
 
@@ -109,14 +121,14 @@ def test_early_stopping_with_a_grouped_validation_split(videos, tmp_path):
 def test_validation_split_is_stratified_and_keeps_groups_apart():
     y = np.repeat([0, 1, 2], 12)
     groups = np.tile(np.arange(6), 6)
-    train, val = _validation_split(y, groups, 0.2, seed=0)
+    train, val = validation_split(y, groups, 0.2, seed=0)
     assert set(groups[train]).isdisjoint(groups[val])
     assert set(y[val]) == {0, 1, 2}
     assert len(np.intersect1d(train, val)) == 0 and len(train) + len(val) == len(y)
-    train, val = _validation_split(y, None, 0.25, seed=0)
+    train, val = validation_split(y, None, 0.25, seed=0)
     np.testing.assert_array_equal(np.bincount(y[val]), [3, 3, 3])
     # one video of a class: no validation split at all
-    train, val = _validation_split(np.array([0, 0, 1]), None, 0.3, seed=0)
+    train, val = validation_split(np.array([0, 0, 1]), None, 0.3, seed=0)
     assert len(val) == 0 and len(train) == 3
 
 
@@ -204,3 +216,75 @@ def test_sgd_and_bf16_autocast_on_cpu_train(videos, tmp_path):
                                  channels_last=True), cache_dir=tmp_path / "c").fit(xtr, ytr)
     assert est.precision_ == "bf16" and est.channels_last_
     assert np.isfinite(est.decision_function(xte)).all()
+
+
+# ------------------------------------------------------------------ sklearn estimator API
+def test_parameters_come_from_init_and_clone_gives_an_unfitted_copy(videos, tmp_path):
+    names = list(inspect.signature(VideoClassifier.__init__).parameters)[1:]
+    assert sorted(VideoClassifier().get_params()) == sorted(names)  # deep/methods.py checks these
+    assert is_classifier(VideoClassifier())
+    est = VideoClassifier(**dict(FAST, epochs=1), cache_dir=tmp_path / "c")
+    assert est.set_params(lr=0.5) is est and est.lr == 0.5
+    with pytest.raises(ValueError, match="Invalid parameter 'nope'"):
+        est.set_params(nope=1)
+    (xtr, ytr), _, _ = videos
+    fitted = VideoClassifier(**dict(FAST, epochs=1, model_overrides={"width": 8}),
+                             cache_dir=tmp_path / "c").fit(xtr, ytr)
+    twin = clone(fitted)
+    assert twin is not fitted and not hasattr(twin, "model_")
+    assert twin.get_params() == fitted.get_params()
+    assert twin.model_overrides is not fitted.model_overrides  # no shared mutable parameter
+    assert [k for k in vars(twin) if k.endswith("_")] == []
+
+
+def test_decision_function_changes_no_attribute(videos, tmp_path):
+    (xtr, ytr), (xte, _), _ = videos
+    est = VideoClassifier(**dict(FAST, epochs=1, val_fraction=0.0), cache_dir=tmp_path / "c")
+    est.fit(xtr, ytr)
+    before = dict(vars(est))
+    plain = copy.deepcopy({k: v for k, v in before.items() if k not in ("model_", "cache_")})
+    weights = {k: v.clone() for k, v in est.model_.state_dict().items()}
+    mode = [m.training for m in est.model_.modules()]
+    first = est.decision_function(xte)
+    est.predict(xte)
+    after = vars(est)
+    assert after.keys() == before.keys()
+    assert all(after[k] is before[k] for k in before)  # no attribute rebound
+    assert {k: after[k] for k in plain} == plain  # nor changed in place (cost_, history_, ...)
+    assert [m.training for m in est.model_.modules()] == mode
+    for key, value in est.model_.state_dict().items():
+        assert torch.equal(value, weights[key])
+    np.testing.assert_array_equal(est.decision_function(xte), first)
+
+
+# ----------------------------------------------------------- early stopping, checkpoint
+def test_early_stopping_keeps_the_best_and_counts_patience():
+    model = nn.Linear(2, 1)
+    stopper = EarlyStopping(patience=2)
+    assert stopper.update([0.5, 1.0], 1, model)
+    best = {k: v.clone() for k, v in model.state_dict().items()}
+    with torch.no_grad():
+        model.weight.add_(1.0)
+    assert not stopper.update([0.5, 1.0 - 1e-5], 2, model)  # within min_delta: no gain
+    assert not stopper.stopped
+    again = EarlyStopping(patience=2)
+    again.load_state_dict(stopper.state_dict())  # what a checkpoint carries
+    assert not again.update([0.4, 0.1], 3, model) and again.stopped
+    assert again.best_epoch == 1
+    again.restore_best(model)
+    torch.testing.assert_close(model.state_dict()["weight"], best["weight"], rtol=0, atol=0)
+    assert EarlyStopping(patience=None).update([0.0, 9.0], 1, model)
+
+
+def test_checkpoint_of_another_run_is_ignored_with_a_warning(tmp_path):
+    model = nn.Linear(2, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0)
+    scaler = torch.amp.GradScaler("cuda", enabled=False)
+    Checkpoint(tmp_path, "run-a").save(model, opt, sched, scaler, history=[{"epoch": 1}],
+                                       state={"epoch": 1})
+    history, state = Checkpoint(tmp_path, "run-a").resume(model, opt, sched, scaler)
+    assert history == [{"epoch": 1}] and state == {"epoch": 1}
+    with pytest.warns(UserWarning, match="training from scratch"):
+        assert Checkpoint(tmp_path, "run-b").resume(model, opt, sched, scaler) is None
+    assert Checkpoint(None, "run-a").resume(model, opt, sched, scaler) is None
