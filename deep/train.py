@@ -72,8 +72,8 @@ from deep.checkpoint import CHECKPOINT_NAME, Checkpoint
 from deep.clips import ClipSpec
 from deep.early_stopping import EarlyStopping, validation_split
 from deep.training_loop import (
-    TestViews,
     TrainClips,
+    ViewClips,
     build_optimizer,
     cosine_with_warmup,
     deterministic_algorithms,
@@ -489,7 +489,7 @@ class VideoClassifier(ClassifierMixin, BaseEstimator):
         seed = int(self.random_state)
         train_set = TrainClips(self.cache_, paths[train_idx], y[train_idx], self.spec_,
                                self.allow_flip, seed, self.clips_per_video)
-        val_set = TestViews(self.cache_, paths[val_idx], self._val_spec()) if len(
+        val_set = ViewClips(self.cache_, paths[val_idx], self._val_spec()) if len(
             val_idx) else None
         sampler = distributed.make_sampler(train_set, shuffle=True, seed=seed)
         per_rank = math.ceil(len(train_set) / info.world_size)
@@ -542,7 +542,7 @@ class VideoClassifier(ClassifierMixin, BaseEstimator):
         return ClipSpec(**{**spec.to_dict(), "test_clips": 1, "test_crops": 1})
 
     # ------------------------------------------------------------------ predict
-    def _predict_views(self, dataset: TestViews) -> np.ndarray:
+    def _predict_views(self, dataset: ViewClips) -> np.ndarray:
         """Log of the view-averaged softmax probabilities, ``(n_videos, n_classes)``."""
         return predict_views(
             self.model_, dataset, batch_videos=max(1, self.batch_size // dataset.spec.views),
@@ -575,7 +575,7 @@ class VideoClassifier(ClassifierMixin, BaseEstimator):
         scores = np.full((len(paths), self.n_classes_), np.nan)
         ok = self._decode_all(self.cache_, list(paths), "test")
         with deterministic_algorithms(self.deterministic_):
-            scores[ok] = self._predict_views(TestViews(self.cache_, paths[ok], self.spec_))
+            scores[ok] = self._predict_views(ViewClips(self.cache_, paths[ok], self.spec_))
         return scores
 
     def predict(self, paths: Sequence[str]) -> np.ndarray:

@@ -13,9 +13,9 @@ from _report_runs import folder_config, make_run, noisy, perfect, write_folder_d
 from sklearn.metrics import accuracy_score
 
 from bench.cli import main as cli_main
+from bench.cli.run import run_and_report
 from bench.report.compare import compare_runs
 from bench.report.history import collect_history, find_records, version_key
-from bench.cli.run import run_and_report
 from bench.report.regress import regress
 
 
