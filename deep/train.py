@@ -1,8 +1,8 @@
 """``VideoClassifier``: train and evaluate a video network as a scikit-learn estimator.
 
 The estimator takes absolute video paths and integer labels, like every method of the
-benchmark (``fit(paths, y) -> self``, ``decision_function(paths) -> (n, C)``). It derives from
-:class:`sklearn.base.BaseEstimator`, so ``get_params``, ``set_params`` and
+benchmark (``fit(paths, y, groups=None) -> self``, ``decision_function(paths) -> (n, C)``).
+It derives from :class:`sklearn.base.BaseEstimator`, so ``get_params``, ``set_params`` and
 :func:`sklearn.base.clone` work on it as on any sklearn estimator. Inside ``fit`` it:
 
 1. decodes each video once into the :class:`deep.cache.ClipCache` (a video that fails becomes

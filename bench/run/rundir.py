@@ -347,8 +347,13 @@ class RunData:
 
     @property
     def methods(self) -> dict[str, dict[str, Any]]:
-        """``run.json["methods"]``: card dict (+ parameters) per method name."""
-        return dict(self.run.get("methods", {}))
+        """``run.json["methods"]``: card dict (+ parameters) per method name.
+
+        Cards of format-1 runs, written before cards had a ``task``, get the run's task, so
+        that a card compares equal across the format change.
+        """
+        return {name: {"task": self.task, **card}
+                for name, card in self.run.get("methods", {}).items()}
 
     def fingerprint(self, fold: int) -> str | None:
         """The split fingerprint of ``fold`` recorded in ``run.json``."""

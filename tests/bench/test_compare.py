@@ -156,6 +156,24 @@ def test_a_changed_method_configuration_is_not_comparable(baseline, tmp_path):
     assert rows.loc["victim", "mark"] == "="
 
 
+def test_a_format_1_record_compares_with_a_run_that_records_tasks(baseline, tmp_path):
+    """Cards written before they had a ``task`` are recognition cards, not another config."""
+    candidate = _copy(baseline, tmp_path / "cand")
+    record = json.loads((candidate / "run.json").read_text())
+    assert all("task" not in card for card in record["methods"].values())  # format 1
+    record.update(task="recognition", run_dir_format=2)
+    for card in record["methods"].values():
+        card["task"] = "recognition"
+    (candidate / "run.json").write_text(json.dumps(record))
+    table, status = compare_runs(baseline, candidate)
+    assert status == 0 and set(table["mark"]) == {"="}
+    for card in record["methods"].values():
+        card["task"] = "detection"  # a card of another task is another configuration
+    (candidate / "run.json").write_text(json.dumps(record))
+    table, _ = compare_runs(baseline, candidate)
+    assert set(table["mark"]) == {"x"} and table["note"].str.contains("card.task").all()
+
+
 def test_a_method_missing_or_failed_in_the_candidate_is_flagged(baseline, tmp_path):
     candidate = _copy(baseline, tmp_path / "cand")
     preds = pd.read_csv(candidate / "predictions.csv", dtype={"video_id": str})

@@ -92,3 +92,20 @@ def test_unknown_option_and_missing_root():
         load_dataset("ucf101")
     with pytest.raises(FileNotFoundError, match="not a directory"):
         load_dataset("weizmann", str(Path("/nonexistent/weizmann")))
+
+
+def test_declared_capabilities_match_the_builders():
+    """``handles_missing`` is declared at registration; a builder that declares it takes the
+    option and one that handles missing files itself (hmdb51, kth, ucf101, weizmann) declares it."""
+    import inspect
+
+    from bench.data.datasets import list_datasets
+
+    infos = {info.name: info for info in list_datasets()}
+    assert {n for n, i in infos.items() if i.handles_missing} == {"hmdb51", "kth", "ucf101",
+                                                                     "weizmann"}
+    for info in infos.values():
+        if info.handles_missing:
+            assert "allow_missing" in inspect.signature(info.builder).parameters
+    assert infos["synthetic"].quick_options == {"preset": "quick"}
+    assert infos["synthetic"].default_options == {"preset": "default"}

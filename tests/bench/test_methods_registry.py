@@ -55,3 +55,29 @@ def test_list_methods_pattern_and_order():
     years = [c.year for c in cards]
     assert years == sorted(years)
     assert [c.name for c in list_methods("chan*")] == ["chance"]
+
+
+def test_every_card_has_a_known_task_and_the_registry_filters_by_it():
+    from bench.methods import TASKS
+
+    cards = list_methods()
+    assert cards and all(card.task in TASKS for card in cards)
+    assert list_methods(task="recognition") == [c for c in cards if c.task == "recognition"]
+    assert list_methods(task="no-such-task") == []
+
+
+def test_register_rejects_an_unknown_task():
+    card = MethodCard(name="bad_task", track="reference", family="x", year=2000, paper="p",
+                      task="dance")
+    with pytest.raises(ValueError, match="task must be one of recognition"):
+        register_method(card, lambda ctx: ChanceClassifier())
+    with pytest.raises(KeyError):
+        get_method("bad_task")
+
+
+def test_run_config_refuses_an_unknown_task():
+    from bench.run.config import RunConfig, RunConfigError
+
+    assert RunConfig().task == "recognition"
+    with pytest.raises(RunConfigError, match="task must be one of"):
+        RunConfig(task="dance")
