@@ -80,6 +80,18 @@ class ClassicalVideoClassifier(BaseEstimator):
         See :func:`baselines.extraction.extract_to_cache`; without ``cache_dir`` the
         descriptors go to a temporary folder removed after each call.
     random_state : int
+
+    Attributes
+    ----------
+    C_ : float
+        The SVM's ``C`` chosen by cross-validation.
+    selection_ : dict
+        ``{"C": C_, "C_grid": [...]}``: the model selection of this fit; the runner keeps it
+        in ``timing.json`` and the report marks a ``C`` at the edge of its grid (the
+        selection may have wanted a value outside it).
+    n_params_ : int
+        Learned numbers (codebooks / PCA + GMM, SVM weights).
+    failures_ : list of bench.methods.VideoFailure
     """
 
     def __init__(self, extractor: ExtractorConfig | None = None, encoding: str = "bow",
@@ -265,6 +277,7 @@ class ClassicalVideoClassifier(BaseEstimator):
                                             self.cv_folds, self.n_classes, self.random_state)
         self.classifier_.fit(X, y_ok, groups=g)
         self.C_ = float(self.classifier_.C_)
+        self.selection_ = {"C": self.C_, "C_grid": [float(c) for c in self.C_grid]}
         self.n_descriptors_ = n_total
         self.n_params_ = self._count_params()
         return self

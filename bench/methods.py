@@ -14,6 +14,12 @@ does not stop it: the method appends a :class:`VideoFailure` to its ``failures_`
 the video out of training, and returns a row of NaN for it from ``decision_function``. The
 runner records those in ``failures.csv`` and scores the remaining videos.
 
+Optional fitted attributes the runner reads: ``n_params_`` (learned numbers, when they depend
+on the data), ``history_`` (one dict per epoch) with ``best_epoch_`` (whose weights were kept),
+``budget_`` (the resolved training budget, e.g. ``{"epochs": .., "steps": ..}``) and
+``selection_`` (what the internal model selection chose, with its grid, e.g.
+``{"C": 10.0, "C_grid": [...]}``).
+
 Each method is registered with a :class:`MethodCard` and a factory ``factory(ctx, **params)``
 that builds a fresh, unfitted estimator for a :class:`MethodContext`.
 """

@@ -193,6 +193,11 @@ class VideoClassifier(ClassifierMixin, BaseEstimator):
     failures_ : list of VideoFailure
     history_ : list of dict
         Per epoch: ``epoch``, ``train_loss``, ``val_acc``, ``val_loss``, ``lr``, ``clips_per_s``.
+    budget_ : dict
+        The training budget as resolved for this fit: ``epochs``, ``steps`` (optimisation
+        steps over all epochs), ``steps_per_epoch``, ``patience`` and whether a validation
+        split was used; the runner keeps it in ``timing.json`` so the report can judge
+        convergence against it.
     best_epoch_ : int
     cost_ : dict
         ``params``, ``flops_per_clip`` (FLOPs, not MACs, per input clip of the training
@@ -534,6 +539,10 @@ class VideoClassifier(ClassifierMixin, BaseEstimator):
                             state={"epoch": epoch, **stopper.state_dict()})
         stopper.restore_best(model)
         self.best_epoch_ = int(stopper.best_epoch or epoch)
+        self.budget_ = {"epochs": int(self.epochs), "steps": int(total_steps),
+                        "steps_per_epoch": int(steps_per_epoch),
+                        "patience": None if self.patience is None else int(self.patience),
+                        "validation": val_set is not None}
         # a fitted model is for inference: decision_function then changes nothing in it
         model.eval()
 

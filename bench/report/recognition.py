@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bench.report.convergence import method_marks
 from bench.report.generations import (
     camera_motion_accuracy,
     describe_pair,
@@ -93,7 +94,8 @@ def leaderboard(data: RunData) -> tuple[pd.DataFrame, pd.DataFrame]:
     return pd.DataFrame(rows), per_fold
 
 
-def leaderboard_section(summary: pd.DataFrame, per_fold: pd.DataFrame) -> list[str]:
+def leaderboard_section(summary: pd.DataFrame, per_fold: pd.DataFrame,
+                        marks: dict[str, str] | None = None) -> list[str]:
     several = summary["n_folds"].max() > 1 if len(summary) else False
     table = pd.DataFrame()
     table["method"] = summary["method"].map(lambda m: f"`{m}`")
@@ -115,12 +117,17 @@ def leaderboard_section(summary: pd.DataFrame, per_fold: pd.DataFrame) -> list[s
     table["FLOPs / clip"] = summary["flops_per_clip"].map(format_count)
     table["train time"] = summary["train_time_s"].map(lambda v: format_count(v, "s"))
     table["inference clips/s"] = summary["infer_clips_per_s"].map(format_count)
+    marks = marks or {}
+    table["convergence"] = summary["method"].map(lambda m: marks.get(m, "–"))
     spread = ("mean ± standard deviation over folds (per-fold numbers with their 95 % "
               "bootstrap intervals below)" if several else
               "the interval is a 95 % bootstrap interval over test videos")
     lines = ["## Leaderboard", "",
              f"Methods in the order of their paper's year. Accuracies in percent; {spread}. "
-             "Training time is per fold.", "", markdown_table(table), ""]
+             "Training time is per fold. *Convergence* flags a method stopped by its budget "
+             "(best validation epoch at the end of it: see Training) or whose SVM `C` was "
+             "chosen at the edge of its grid; such a number is a lower bound on what the method "
+             "can do.", "", markdown_table(table), ""]
     if several:
         fold_table = pd.DataFrame({
             "method": per_fold["method"].map(lambda m: f"`{m}`"),
@@ -305,7 +312,7 @@ def recognition_sections(data: RunData, figures: Path, solve_threshold: float) -
     """The leaderboard, per-class F1, the history of the field and the confusion matrices."""
     order = method_order(data)
     summary, per_fold = leaderboard(data)
-    lines = leaderboard_section(summary, per_fold)
+    lines = leaderboard_section(summary, per_fold, method_marks(data))
     lines += per_class_section(data, order)
     lines += guarded("The history of the field", history_section, data, summary, figures,
                      solve_threshold)

@@ -140,24 +140,40 @@ def training_section(data: RunData, figures: Path) -> list[str]:
                  and {"epoch", "train_loss"} <= set(record.history.columns)}
     if not histories:
         return []
+    from bench.report.convergence import LAST_SHARE, UNDER_TRAINED, convergence_table
+
+    checks = convergence_table(data)
+    checks = checks[checks["check"] == "epochs"].set_index(["method", "fold"])
     rows = []
     for unit, history, timing in histories.values():
         has_val = "val_acc" in history and history["val_acc"].notna().any()
+        budget = (timing.get("budget") or {}).get("epochs")
+        verdict = checks.loc[(unit.method, unit.fold)] if (unit.method, unit.fold) in \
+            checks.index else None
         rows.append({
             "method": f"`{unit.method}`", "fold": unit.fold, "epochs run": len(history),
+            "budget (epochs)": budget if budget is not None else "–",
             "best epoch": timing.get("best_epoch") or "–",
             "first → last training loss": f"{history['train_loss'].iloc[0]:.2f} → "
                                           f"{history['train_loss'].iloc[-1]:.2f}",
             "best validation acc. %": pct(history["val_acc"].max()) if has_val else "–",
             "train time": format_count(timing.get("train_time_s"), "s"),
+            "convergence": "–" if verdict is None else (
+                f"**{verdict['verdict']}**" if verdict["verdict"] == UNDER_TRAINED
+                else str(verdict["verdict"])) + ("" if verdict is None else
+                                                  f" ({verdict['detail']})"),
         })
     training_curves_figure({name: history for name, (_, history, _) in histories.items()},
                            figures / "training_curves.png")
     return ["## Training", "",
             "Methods that train by epochs, from `units/*/history.csv`. The validation split is "
             "carved from the training fold (a whole group held out when the dataset has "
-            "groups); the weights of the best epoch are the ones tested. A loss still falling at "
-            "the last epoch means the method is under-trained at this budget.", "",
+            "groups); the weights of the best epoch are the ones tested. A unit whose best "
+            f"validation epoch lies in the last {LAST_SHARE:.0%} of its epoch budget was still "
+            "improving when the budget ran out: it is marked **under-trained at this budget**, "
+            "here and in the leaderboard, and its accuracy says more about the budget than "
+            "about the method. A loss still falling at the last epoch points the same way.",
+            "",
             markdown_table(pd.DataFrame(rows)), "",
             "![training loss and validation accuracy per epoch](figures/training_curves.png)", ""]
 

@@ -3,6 +3,12 @@
 Videos that fail inside a method (its ``failures_`` list, or a NaN row from
 ``decision_function``) are recorded under that method and left out of its metrics only.
 
+What a fitted estimator may tell the run, through optional attributes of the method protocol
+(:mod:`bench.methods`): ``n_params_``, ``failures_``, ``history_`` + ``best_epoch_`` (epoch
+training; ``history.csv``), ``budget_`` (the resolved training budget) and ``selection_`` (the
+hyper-parameters its internal model selection chose, with the grid); the last two go into
+``timing.json`` for the report's convergence check.
+
 The ``params`` result is the estimator's ``n_params_`` attribute when it sets one after ``fit``
 (classical methods, whose size depends on the data), else the card's ``params``.
 
@@ -133,6 +139,9 @@ def run_unit(unit: Unit, manifest: Manifest, config: RunConfig, run_dir: Path,
     history = getattr(estimator, "history_", None)
     if history:
         timing.update(epochs_run=len(history), best_epoch=getattr(estimator, "best_epoch_", None))
+    for attribute, key in (("budget_", "budget"), ("selection_", "selection")):
+        if getattr(estimator, attribute, None) is not None:
+            timing[key] = getattr(estimator, attribute)
     rundir.write_unit(run_dir, unit, predictions=predictions, failures=failures,
                       results=results, timing=timing, history=history,
                       finished=utc_now().isoformat(timespec="seconds"))

@@ -100,6 +100,8 @@ def test_scores_cover_classes_absent_from_training(tiny_set, tmp_path):
     x_tr, y_tr, x_te, _, _, _ = tiny_set
     keep = y_tr != 1
     est = build_method("hof_bow_svm", _ctx(tmp_path)).fit(x_tr[keep], y_tr[keep])
+    assert est.selection_ == {"C": est.C_, "C_grid": [float(c) for c in est.C_grid]}
+    assert est.C_ in est.selection_["C_grid"]  # what the report's edge-of-grid check reads
     scores = est.decision_function(x_te)
     assert scores.shape == (len(x_te), 3)
     assert np.all(scores.argmax(axis=1) != 1)

@@ -116,6 +116,10 @@ def test_early_stopping_with_a_grouped_validation_split(videos, tmp_path):
     assert "val_acc" in est.history_[0]
     # with a vanishing learning rate nothing improves: patience 1 stops after epoch 2
     assert len(est.history_) == 2 and est.best_epoch_ == 1
+    # the resolved budget, which the report judges convergence against
+    assert est.budget_["epochs"] == 6 and est.budget_["patience"] == 1
+    assert est.budget_["validation"] is True
+    assert est.budget_["steps"] == 6 * est.budget_["steps_per_epoch"]
 
 
 def test_validation_split_is_stratified_and_keeps_groups_apart():

@@ -99,6 +99,8 @@ def test_a_copied_run_directory_regenerates_its_report_with_nothing_else(tmp_pat
     record = json.loads((original / "run.json").read_text())
     assert record["task"] == "recognition" and record["run_dir_format"] == 2
     assert set(pd.read_csv(original / "results.csv")["task"]) == {"recognition"}
+    timing = json.loads((original / "units" / "tsn__fold1" / "timing.json").read_text())
+    assert timing["budget"]["epochs"] >= timing["epochs_run"] >= 1  # for the convergence check
 
     copy = tmp_path / "elsewhere" / "copied-run"
     shutil.copytree(original, copy)
