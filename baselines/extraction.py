@@ -46,6 +46,8 @@ from baselines.spacetime import (
 from bench.atomic import atomic_path
 from bench.data.video import VideoDecodeError, file_identity, iter_frames
 from bench.methods import VideoFailure
+from bench.profile import scope as profile_scope
+from bench.profile import stage
 
 __all__ = [
     "ExtractorConfig",
@@ -257,6 +259,7 @@ def _extract_video(path, config: ExtractorConfig, max_window: list | None):
             rings[channel] = np.zeros((capacity, n_bins, h + 1, w + 1))
         rings[channel][t % capacity] = integral_maps(maps)
 
+    @stage("sampling + pooling")
     def process(owned: range) -> None:
         window = Window(start, np.stack(frames), np.stack(flows) if flows else None)
         for tubes in sampler.sample(window, owned):
@@ -270,20 +273,28 @@ def _extract_video(path, config: ExtractorConfig, max_window: list | None):
             parts["xyt"].append(np.column_stack([mid, tubes.t0]).astype(np.float32))
 
     n_read = 0
-    for frame in iter_frames(path, max_frames=config.max_frames, stride=config.stride,
-                             size=config.size, gray=True):
+    decoded = iter(iter_frames(path, max_frames=config.max_frames, stride=config.stride,
+                               size=config.size, gray=True))
+    while True:
+        with stage("decode"):
+            frame = next(decoded, None)
+        if frame is None:
+            break
         frames.append(frame)
         n_read += 1
         t = n_read - 1
-        for c in map_channels:
-            if c in APPEARANCE_CHANNELS:
-                store(c, t, channel_maps(c, frame, None, grid))
-        if t > 0 and flow_fn is not None:
-            flow = flow_fn(frames[-2], frame)
-            flows.append(flow)
+        with stage("descriptor maps"):
             for c in map_channels:
-                if c in MOTION_CHANNELS:
-                    store(c, t - 1, channel_maps(c, None, flow, grid))
+                if c in APPEARANCE_CHANNELS:
+                    store(c, t, channel_maps(c, frame, None, grid))
+        if t > 0 and flow_fn is not None:
+            with stage("flow"):
+                flow = flow_fn(frames[-2], frame)
+            flows.append(flow)
+            with stage("descriptor maps"):
+                for c in map_channels:
+                    if c in MOTION_CHANNELS:
+                        store(c, t - 1, channel_maps(c, None, flow, grid))
         peak = max(peak, len(frames))
         while n_read >= next_owned + chunk + post + 1:
             process(range(next_owned, next_owned + chunk))
@@ -357,11 +368,13 @@ def _cached_features(path: str, config: ExtractorConfig,
     """The video's descriptors (from the cache when possible) and its cache file (or None)."""
     key = cache_key(path, config) if cache_dir is not None and Path(path).exists() else None
     file = _cache_file(Path(cache_dir), key) if key is not None else None
-    feats = _load_entry(file) if file is not None else None
+    with stage("cache read"):
+        feats = _load_entry(file) if file is not None else None
     if feats is None:
         feats = extract_video(path, config)
         if file is not None:
-            _save(file, feats)
+            with stage("cache write"):
+                _save(file, feats)
     return feats, file
 
 
@@ -393,12 +406,16 @@ class DescriptorFile:
         Number of descriptors (rows, the same in every channel).
     dims : dict of str to int
         Each array's number of columns.
+    seconds : dict of str to float
+        Where the worker's time went for this video (:mod:`bench.profile` stages: decode,
+        flow, descriptor maps, sampling + pooling, cache read/write).
     """
 
     video: str
     file: str
     n: int
     dims: dict
+    seconds: dict = field(default_factory=dict, compare=False)
 
     def load(self, channels=None) -> dict[str, np.ndarray]:
         """The arrays of ``channels`` (all when None), read from the cache entry.
@@ -426,11 +443,13 @@ def _extract_one_to_file(path: str, config: ExtractorConfig, cache_dir: str):
     Only the small handle travels back to the caller, never the arrays.
     """
     try:
-        feats, file = _cached_features(path, config, cache_dir)
+        with profile_scope() as seconds:
+            feats, file = _cached_features(path, config, cache_dir)
         if file is None:  # unreachable with a cache_dir unless the video vanished
             raise FileNotFoundError(f"video {path} does not exist")
         return DescriptorFile(video=str(path), file=str(file), n=int(len(feats["xyt"])),
-                              dims={k: int(v.shape[1]) for k, v in feats.items()})
+                              dims={k: int(v.shape[1]) for k, v in feats.items()},
+                              seconds=dict(seconds))
     except Exception as exc:  # noqa: BLE001 - one bad video must not stop the others
         return _as_failure(path, exc)
 

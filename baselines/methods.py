@@ -26,6 +26,8 @@ from baselines.extraction import DescriptorFile, ExtractorConfig, extract_to_cac
 from baselines.flow import FlowConfig
 from baselines.svm import LinearFVClassifier, MultiChannelChi2SVM
 from bench.methods import MethodCard, MethodContext, VideoFailure, register_method
+from bench.profile import add as add_seconds
+from bench.profile import stage
 
 __all__ = ["ClassicalVideoClassifier", "METHOD_NAMES"]
 
@@ -128,10 +130,19 @@ class ClassicalVideoClassifier(BaseEstimator):
             yield tmp
 
     def _extract(self, paths, cache_dir) -> list:
-        """One :class:`DescriptorFile` handle (or VideoFailure) per video; no arrays."""
-        return extract_to_cache(paths, self.extractor, cache_dir=cache_dir, n_jobs=self.n_jobs,
-                                backend=self.backend, scheduler=self.scheduler,
-                                progress=self.progress)
+        """One :class:`DescriptorFile` handle (or VideoFailure) per video; no arrays.
+
+        Profiled as ``extraction`` (wall-clock) plus the workers' own stages, summed over
+        videos under ``worker:`` (:mod:`bench.profile`).
+        """
+        with stage("extraction"):
+            results = extract_to_cache(paths, self.extractor, cache_dir=cache_dir,
+                                       n_jobs=self.n_jobs, backend=self.backend,
+                                       scheduler=self.scheduler, progress=self.progress)
+        for result in results:
+            if isinstance(result, DescriptorFile):
+                add_seconds(result.seconds, prefix="worker: ")
+        return results
 
     def _training_samples(self, handles: list[DescriptorFile]) -> dict[str, np.ndarray]:
         """A seeded sample of at most ``_ENCODER_SAMPLE`` training descriptors per channel,
@@ -266,16 +277,20 @@ class ClassicalVideoClassifier(BaseEstimator):
             n_total = int(sum(h.n for h in handles))
             self.encoders_ = {}
             self.encoder_sizes_ = {}
-            samples = self._training_samples(handles)
-            for c in self._channels():
-                self.encoders_[c] = self._fitted_encoder(c, n_total, samples.pop(c))
+            with stage("read training sample"):
+                samples = self._training_samples(handles)
+            with stage("codebook / GMM fit"):
+                for c in self._channels():
+                    self.encoders_[c] = self._fitted_encoder(c, n_total, samples.pop(c))
             del samples
             self.channel_dims_ = [self._code_dim(c) for c in self._channels()]
-            X = self._encode(handles)
+            with stage("encoding"):
+                X = self._encode(handles)
         g = None if groups is None else np.asarray(groups)[ok]
         self.classifier_ = _make_classifier(self.encoding, self.channel_dims_, self.C_grid,
                                             self.cv_folds, self.n_classes, self.random_state)
-        self.classifier_.fit(X, y_ok, groups=g)
+        with stage("SVM fit + C selection"):
+            self.classifier_.fit(X, y_ok, groups=g)
         self.C_ = float(self.classifier_.C_)
         self.selection_ = {"C": self.C_, "C_grid": [float(c) for c in self.C_grid]}
         self.n_descriptors_ = n_total
@@ -310,9 +325,11 @@ class ClassicalVideoClassifier(BaseEstimator):
             ok = [i for i, r in enumerate(results) if not isinstance(r, VideoFailure)]
             self.failures_.extend(r for r in results if isinstance(r, VideoFailure))
             if ok:
-                X = self._encode([results[i] for i in ok])
-                scores[ok] = np.asarray(self.classifier_.decision_function(X),
-                                        dtype=np.float64)
+                with stage("encoding"):
+                    X = self._encode([results[i] for i in ok])
+                with stage("SVM decision"):
+                    scores[ok] = np.asarray(self.classifier_.decision_function(X),
+                                            dtype=np.float64)
         return scores
 
 

@@ -66,6 +66,7 @@ from torch import nn
 
 from bench.device import resolve_device
 from bench.methods import VideoFailure
+from bench.profile import stage
 from deep import distributed
 from deep.cache import ClipCache
 from deep.checkpoint import CHECKPOINT_NAME, Checkpoint
@@ -439,7 +440,8 @@ class VideoClassifier(ClassifierMixin, BaseEstimator):
         self.spec_ = self._spec()
         self.cache_ = self._cache()
 
-        ok = self._decode_all(self.cache_, list(paths), "train")
+        with stage("clip decode"):
+            ok = self._decode_all(self.cache_, list(paths), "train")
         if not ok.any():
             raise ValueError("no training video could be decoded; see failures_ for the reasons.")
         paths, y = paths[ok], y[ok]
@@ -524,13 +526,15 @@ class VideoClassifier(ClassifierMixin, BaseEstimator):
             loader = epoch_loader(train_set, seed=seed, epoch=epoch, batch_size=self.batch_size,
                                   num_workers=self.num_workers,
                                   pin_memory=self.device_.type == "cuda", sampler=sampler)
-            record = {"epoch": epoch + 1, **train_one_epoch(
-                net, model, loader, optimizer=opt, scheduler=sched, scaler=scaler,
-                criterion=criterion, grad_clip=self.grad_clip, prepare=self._to_device,
-                autocast=self._autocast, device=self.device_,
-                desc=f"epoch {epoch + 1}/{self.epochs}" if progress else None)}
+            with stage("training epochs"):
+                record = {"epoch": epoch + 1, **train_one_epoch(
+                    net, model, loader, optimizer=opt, scheduler=sched, scaler=scaler,
+                    criterion=criterion, grad_clip=self.grad_clip, prepare=self._to_device,
+                    autocast=self._autocast, device=self.device_,
+                    desc=f"epoch {epoch + 1}/{self.epochs}" if progress else None)}
             if val_set is not None:
-                score = validation_score(self._predict_views(val_set), y[val_idx])
+                with stage("validation"):
+                    score = validation_score(self._predict_views(val_set), y[val_idx])
                 record.update(val_acc=score[0], val_loss=score[1])
                 stopper.update(score, epoch + 1, model)
             self.history_.append(record)
@@ -582,8 +586,9 @@ class VideoClassifier(ClassifierMixin, BaseEstimator):
             raise RuntimeError("This VideoClassifier is not fitted yet; call fit first.")
         paths = np.asarray(paths, dtype=object)
         scores = np.full((len(paths), self.n_classes_), np.nan)
-        ok = self._decode_all(self.cache_, list(paths), "test")
-        with deterministic_algorithms(self.deterministic_):
+        with stage("clip decode"):
+            ok = self._decode_all(self.cache_, list(paths), "test")
+        with deterministic_algorithms(self.deterministic_), stage("inference"):
             scores[ok] = self._predict_views(ViewClips(self.cache_, paths[ok], self.spec_))
         return scores
 

@@ -30,6 +30,7 @@ VERBS = {
     "regress": "regress",
     "calibrate": "calibrate",
     "perf": "perf",
+    "profile": "profile",
 }
 
 

@@ -11,7 +11,8 @@ import pandas as pd
 from bench.report.text import commit_text, format_count, markdown_table, pct
 from bench.run.rundir import WHOLE_UNIT, RunData
 
-__all__ = ["summary_section", "training_section", "noise_section", "failures_section"]
+__all__ = ["summary_section", "training_section", "noise_section", "failures_section",
+           "time_section"]
 
 MAX_FAILURE_ROWS = 50
 
@@ -176,6 +177,22 @@ def training_section(data: RunData, figures: Path) -> list[str]:
             "",
             markdown_table(pd.DataFrame(rows)), "",
             "![training loss and validation accuracy per epoch](figures/training_curves.png)", ""]
+
+
+def time_section(data: RunData) -> list[str]:
+    """Seconds per stage and track (:mod:`bench.report.costs`); [] for runs without stages."""
+    from bench.report.costs import stage_markdown
+
+    table = stage_markdown(data)
+    if not table:
+        return []
+    return ["## Where the time went", "",
+            "Seconds per stage of `fit` and `decision_function`, summed over units and folds "
+            "(from `units/*/timing.json`, `stages`); % of the track's total. `worker:` rows "
+            "break the classical extraction down, summed over the parallel workers, so they "
+            "can exceed its wall-clock time and are left out of the shares. "
+            "`python -m bench profile RUN_DIR --by method` gives one column per method.", "",
+            table, ""]
 
 
 def _failure_counts(failures: pd.DataFrame) -> pd.DataFrame:

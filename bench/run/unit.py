@@ -12,6 +12,10 @@ hyper-parameters its internal model selection chose, with the grid); the last tw
 The ``params`` result is the estimator's ``n_params_`` attribute when it sets one after ``fit``
 (classical methods, whose size depends on the data), else the card's ``params``.
 
+``timing.json["stages"]`` holds the seconds of each named stage of ``fit`` and of
+``decision_function`` (:mod:`bench.profile`; the time outside every stage is the phase's
+total minus their sum, except ``worker:`` stages, which are summed over parallel workers).
+
 Each unit's ``timing.json`` records ``peak_rss_main_mib`` and ``peak_rss_children_mib`` (see
 :func:`bench.run.memory.peak_memory_mib`) taken when the unit finishes: high-water marks of the
 whole process so far, not of the unit alone.
@@ -25,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from bench import profile
 from bench.data.manifest import Manifest
 from bench.paths import cache_home
 from bench.run import rundir
@@ -103,15 +108,17 @@ def run_unit(unit: Unit, manifest: Manifest, config: RunConfig, run_dir: Path,
     n_classes = len(manifest.classes)
 
     t0 = time.perf_counter()
-    estimator = build_method(unit.method,
-                             _method_context(manifest, config, unit.work_dir(run_dir)),
-                             **config.method_params.get(unit.method, {}))
-    estimator.fit(manifest.paths(train), train["label"].to_numpy(),
-                  groups=train["group"].to_numpy())
+    with profile.scope() as fit_stages:
+        estimator = build_method(unit.method,
+                                 _method_context(manifest, config, unit.work_dir(run_dir)),
+                                 **config.method_params.get(unit.method, {}))
+        estimator.fit(manifest.paths(train), train["label"].to_numpy(),
+                      groups=train["group"].to_numpy())
     train_time = time.perf_counter() - t0
     test_paths = manifest.paths(test)
     t1 = time.perf_counter()
-    scores = np.asarray(estimator.decision_function(test_paths), dtype=np.float64)
+    with profile.scope() as predict_stages:
+        scores = np.asarray(estimator.decision_function(test_paths), dtype=np.float64)
     infer_time = time.perf_counter() - t1
     if scores.shape != (len(test), n_classes):
         raise ValueError(
@@ -131,6 +138,7 @@ def run_unit(unit: Unit, manifest: Manifest, config: RunConfig, run_dir: Path,
         "n_failed_videos": len({row[2] for row in failures}),
         "n_fold_videos": len(train) + len(test),
         "params": card.params if params is None else params,
+        "stages": {"fit": fit_stages, "predict": predict_stages},
     }
     metrics = metric_values(y_true, scores[finite], manifest.classes, seed=config.seed,
                             n_boot=int(config.options.get("n_boot", 1000)))

@@ -183,9 +183,14 @@ def test_extract_to_cache_returns_small_handles_that_load_the_same_features(tmp_
         _same(feats, handle.load())
         assert sorted(handle.load(["hof"])) == ["hof"]
         assert len(pickle.dumps(handle)) < 1000 < sum(v.nbytes for v in feats.values())
+        # the worker's own stages (bench.profile) travel back with the handle
+        assert {"decode", "flow", "descriptor maps", "sampling + pooling",
+                "cache write"} <= set(handle.seconds)
+        assert all(v >= 0 for v in handle.seconds.values())
     # a second call finds every entry in the cache
     again = extract_to_cache(videos, _small_dt(), cache_dir=tmp_path / "cache")
     assert [h.file for h in again] == [h.file for h in handles[:-1]]
+    assert all(set(h.seconds) == {"cache read"} for h in again)  # nothing decoded again
     with pytest.raises(ValueError, match="cache_dir"):
         extract_to_cache(videos, _small_dt(), cache_dir=None)
     Path(handles[0].file).unlink()

@@ -101,6 +101,8 @@ def test_a_copied_run_directory_regenerates_its_report_with_nothing_else(tmp_pat
     assert set(pd.read_csv(original / "results.csv")["task"]) == {"recognition"}
     timing = json.loads((original / "units" / "tsn__fold1" / "timing.json").read_text())
     assert timing["budget"]["epochs"] >= timing["epochs_run"] >= 1  # for the convergence check
+    assert timing["stages"]["fit"]["training epochs"] > 0  # where the time went
+    assert b"## Where the time went" in report
 
     copy = tmp_path / "elsewhere" / "copied-run"
     shutil.copytree(original, copy)
