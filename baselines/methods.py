@@ -26,8 +26,8 @@ from baselines.extraction import DescriptorFile, ExtractorConfig, extract_to_cac
 from baselines.flow import FlowConfig
 from baselines.svm import LinearFVClassifier, MultiChannelChi2SVM
 from bench.methods import MethodCard, MethodContext, VideoFailure, register_method
+from bench.profile import WORKER_PREFIX, stage
 from bench.profile import add as add_seconds
-from bench.profile import stage
 
 __all__ = ["ClassicalVideoClassifier", "METHOD_NAMES"]
 
@@ -141,7 +141,7 @@ class ClassicalVideoClassifier(BaseEstimator):
                                        scheduler=self.scheduler, progress=self.progress)
         for result in results:
             if isinstance(result, DescriptorFile):
-                add_seconds(result.seconds, prefix="worker: ")
+                add_seconds(result.seconds, prefix=WORKER_PREFIX)
         return results
 
     def _training_samples(self, handles: list[DescriptorFile]) -> dict[str, np.ndarray]:

@@ -4,7 +4,7 @@ A method wraps each stage of its work in :func:`stage` (``with stage("flow"): ..
 runner opens a :func:`scope` around ``fit`` and around ``decision_function`` and keeps the
 seconds per stage in the unit's ``timing.json`` (``stages``). Work done in worker processes is
 timed there, in a scope of its own, and handed back with the result; the caller adds it with
-:func:`add` (under a ``worker:`` prefix by convention, since worker seconds of parallel
+:func:`add` (under :data:`WORKER_PREFIX`, since worker seconds of parallel
 workers add up to more than the wall-clock time they took).
 
 Stages should not overlap within one process: a stage's time is counted once, in the innermost
@@ -17,7 +17,10 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
-__all__ = ["stage", "scope", "add"]
+__all__ = ["stage", "scope", "add", "WORKER_PREFIX"]
+
+#: Prefix of the stages timed in worker processes and added by the caller (:func:`add`).
+WORKER_PREFIX = "worker: "
 
 #: Open scopes, innermost last; each maps stage name -> seconds.
 _SCOPES: list[dict[str, float]] = []

@@ -38,6 +38,8 @@ __all__ = ["LAST_SHARE", "UNDER_TRAINED", "EDGE_OF_GRID", "unit_convergence",
 LAST_SHARE = 0.10
 UNDER_TRAINED = "under-trained at this budget"
 EDGE_OF_GRID = "C at the edge of its grid"
+#: The check each flag comes from (its folds are the ones judged).
+_CHECK_OF = {UNDER_TRAINED: "epochs", EDGE_OF_GRID: "model selection"}
 
 
 def _epoch_check(timing: dict[str, Any], history: pd.DataFrame) -> tuple[str, str]:
@@ -98,11 +100,10 @@ def method_marks(data: RunData) -> dict[str, str]:
     marks: dict[str, str] = {}
     for method, rows in table.groupby("method", sort=False):
         parts = []
-        for verdict in (UNDER_TRAINED, EDGE_OF_GRID):
+        for verdict, check in _CHECK_OF.items():
             n = int((rows["verdict"] == verdict).sum())
             if n:
-                judged = int(rows.loc[rows["check"] == rows.loc[rows["verdict"] == verdict,
-                                                                   "check"].iloc[0]].shape[0])
+                judged = int((rows["check"] == check).sum())
                 parts.append(f"{verdict} ({n}/{judged} folds)")
         if parts:
             marks[str(method)] = "; ".join(parts)

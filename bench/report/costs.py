@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import pandas as pd
 
+from bench.profile import WORKER_PREFIX
 from bench.run.rundir import RunData
 
 __all__ = ["stage_rows", "stage_table", "stage_markdown", "OUTSIDE"]
 
 OUTSIDE = "(outside the named stages)"
-WORKER = "worker: "
 _PHASE_TOTAL = {"fit": "train_time_s", "predict": "infer_time_s"}
 
 
@@ -39,7 +39,7 @@ def stage_rows(data: RunData) -> pd.DataFrame:
                 rows.append({**base, "phase": phase, "stage": name, "seconds": float(seconds)})
             total = record.timing.get(total_key)
             if total is not None:
-                inside = sum(v for k, v in named.items() if not k.startswith(WORKER))
+                inside = sum(v for k, v in named.items() if not k.startswith(WORKER_PREFIX))
                 rows.append({**base, "phase": phase, "stage": OUTSIDE,
                              "seconds": max(0.0, float(total) - inside)})
     return pd.DataFrame(rows, columns=["method", "track", "fold", "phase", "stage", "seconds"])
@@ -56,7 +56,7 @@ def stage_table(data: RunData, by: str = "track") -> pd.DataFrame:
         return pd.DataFrame()
     table = rows.pivot_table(index=["phase", "stage"], columns=by, values="seconds",
                              aggfunc="sum", fill_value=0.0, sort=False)
-    wall = table[~table.index.get_level_values("stage").str.startswith(WORKER)].sum()
+    wall = table[~table.index.get_level_values("stage").str.startswith(WORKER_PREFIX)].sum()
     size = table.sum(axis=1)
     order = sorted(table.index, key=lambda k: (k[0] != "fit", k[1] == OUTSIDE, -size[k]))
     table = table.loc[order]

@@ -71,12 +71,12 @@ def write_report(run_dir: str | os.PathLike, *,
         raise ValueError(f"{data.run_dir}: no report for task {data.task!r}; known tasks: "
                          f"{', '.join(TASK_REPORTS)}")
     contents, task_sections = TASK_REPORTS[data.task]
+    time_lines = guarded("Where the time went", time_section, data)
     order = method_order(data)
-    has_stages = any(record.timing.get("stages") for record in data.units or [])
     name = data.run.get("dataset", {}).get("name", "?")
     lines = [f"# actbench report: `{name}`, {len(order)} methods", "",
              "Contents: [run summary](#run-summary) · " + contents + " · [training](#training) · "
-             + ("[where the time went](#where-the-time-went) · " if has_stages else "")
+             + ("[where the time went](#where-the-time-went) · " if time_lines else "")
              + ("[run-to-run noise](#run-to-run-noise) · " if data.noise is not None else "")
              + "[failures](#failures)", ""]
     if data.run.get("status") != "complete":
@@ -85,7 +85,7 @@ def write_report(run_dir: str | os.PathLike, *,
     lines += summary_section(data)
     lines += task_sections(data, figures, solve_threshold)
     lines += guarded("Training", training_section, data, figures)
-    lines += guarded("Where the time went", time_section, data)
+    lines += time_lines
     lines += guarded("Run-to-run noise", noise_section, data)
     lines += failures_section(data)
     path = data.run_dir / "report.md"

@@ -131,6 +131,15 @@ def noise_section(data: RunData) -> list[str]:
             "regression gate*.", "", markdown_table(table), ""]
 
 
+def _verdict_text(check: pd.Series) -> str:
+    """``verdict (detail)``, the verdict in bold when it is "under-trained at this budget"."""
+    from bench.report.convergence import UNDER_TRAINED
+
+    verdict = str(check["verdict"])
+    shown = f"**{verdict}**" if verdict == UNDER_TRAINED else verdict
+    return f"{shown} ({check['detail']})"
+
+
 def training_section(data: RunData, figures: Path) -> list[str]:
     """Per-epoch training of the methods that keep a history (the deep track); [] if none."""
     from bench.report.figures import training_curves_figure
@@ -141,7 +150,7 @@ def training_section(data: RunData, figures: Path) -> list[str]:
                  and {"epoch", "train_loss"} <= set(record.history.columns)}
     if not histories:
         return []
-    from bench.report.convergence import LAST_SHARE, UNDER_TRAINED, convergence_table
+    from bench.report.convergence import LAST_SHARE, convergence_table
 
     checks = convergence_table(data)
     checks = checks[checks["check"] == "epochs"].set_index(["method", "fold"])
@@ -149,8 +158,8 @@ def training_section(data: RunData, figures: Path) -> list[str]:
     for unit, history, timing in histories.values():
         has_val = "val_acc" in history and history["val_acc"].notna().any()
         budget = (timing.get("budget") or {}).get("epochs")
-        verdict = checks.loc[(unit.method, unit.fold)] if (unit.method, unit.fold) in \
-            checks.index else None
+        key = (unit.method, unit.fold)
+        check = checks.loc[key] if key in checks.index else None
         rows.append({
             "method": f"`{unit.method}`", "fold": unit.fold, "epochs run": len(history),
             "budget (epochs)": budget if budget is not None else "–",
@@ -159,10 +168,7 @@ def training_section(data: RunData, figures: Path) -> list[str]:
                                           f"{history['train_loss'].iloc[-1]:.2f}",
             "best validation acc. %": pct(history["val_acc"].max()) if has_val else "–",
             "train time": format_count(timing.get("train_time_s"), "s"),
-            "convergence": "–" if verdict is None else (
-                f"**{verdict['verdict']}**" if verdict["verdict"] == UNDER_TRAINED
-                else str(verdict["verdict"])) + ("" if verdict is None else
-                                                  f" ({verdict['detail']})"),
+            "convergence": "–" if check is None else _verdict_text(check),
         })
     training_curves_figure({name: history for name, (_, history, _) in histories.items()},
                            figures / "training_curves.png")

@@ -202,7 +202,7 @@ def resolve_config(config: RunConfig) -> RunConfig:
     dataset options to the adapter's declared defaults (its quick ones with ``quick``, e.g.
     the synthetic preset); the run directory to ``runs/<dataset>-<UTC timestamp>``.
     """
-    from bench.data.datasets import list_datasets
+    from bench.data.datasets import dataset_info
     from bench.methods import list_methods
 
     resolved = dataclasses.replace(config)
@@ -211,7 +211,7 @@ def resolve_config(config: RunConfig) -> RunConfig:
         resolved.methods = [card.name for card in list_methods(task=resolved.task)]
     if resolved.jobs is None:
         resolved.jobs = os.cpu_count() or 1
-    info = {d.name: d for d in list_datasets()}.get(resolved.dataset)
+    info = dataset_info(resolved.dataset)
     if info is not None:
         defaults = info.quick_options if resolved.quick else info.default_options
         resolved.dataset_options = {**defaults, **resolved.dataset_options}

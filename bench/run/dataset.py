@@ -22,12 +22,12 @@ __all__ = ["load_manifest", "probe", "probe_failure_rows", "failure_message"]
 
 def load_manifest(config: RunConfig) -> tuple[Manifest, list[str]]:
     """The dataset's manifest, minus (with ``allow_missing``) the files missing on disk."""
-    from bench.data.datasets import list_datasets, load_dataset
+    from bench.data.datasets import dataset_info, load_dataset
 
     options = dict(config.dataset_options)
     if config.protocol is not None:
         options["protocol"] = config.protocol
-    info = {d.name: d for d in list_datasets()}.get(config.dataset)
+    info = dataset_info(config.dataset)
     if info is not None and info.handles_missing and config.allow_missing:
         options["allow_missing"] = True
     try:

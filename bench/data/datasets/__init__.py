@@ -9,7 +9,7 @@ from typing import Any
 
 from bench.data.manifest import Manifest
 
-__all__ = ["DatasetInfo", "register_dataset", "list_datasets", "load_dataset"]
+__all__ = ["DatasetInfo", "register_dataset", "list_datasets", "dataset_info", "load_dataset"]
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,12 @@ def list_datasets() -> list[DatasetInfo]:
     return [_DATASETS[k] for k in sorted(_DATASETS)]
 
 
+def dataset_info(name: str) -> DatasetInfo | None:
+    """The registered adapter called ``name``, or None."""
+    _load_adapters()
+    return _DATASETS.get(name)
+
+
 def load_dataset(name: str, root: str | None = None, annotations: str | None = None,
                  **options: Any) -> Manifest:
     """Build the manifest of dataset ``name``.
@@ -88,10 +94,9 @@ def load_dataset(name: str, root: str | None = None, annotations: str | None = N
     ValueError
         ``root`` missing for a dataset read from disk.
     """
-    _load_adapters()
-    if name not in _DATASETS:
+    info = dataset_info(name)
+    if info is None:
         raise KeyError(f"unknown dataset {name!r}; known: {', '.join(sorted(_DATASETS))}")
-    info = _DATASETS[name]
     if info.needs_root and root is None:
         raise ValueError(f"dataset {name!r} is read from disk: pass --root DIR")
     return info.builder(root=root, annotations=annotations, **options)

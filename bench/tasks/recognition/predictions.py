@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from bench.tasks.recognition.metrics import top_k_labels
+from bench.tasks.recognition.metrics import classification_metrics, top_k_labels
 
 __all__ = [
     "PREDICTIONS_FILE",
@@ -102,8 +102,6 @@ def metric_values(y_true: np.ndarray, scores: np.ndarray, classes: Sequence[str]
     (:func:`bench.tasks.recognition.metrics.classification_metrics`); ``f1:<class>`` is given for
     the classes present in the test set only (an absent class has no F1).
     """
-    from bench.tasks.recognition.metrics import classification_metrics
-
     n = len(y_true)
     if not n:
         return []
