@@ -22,11 +22,11 @@ import numbers
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.cluster import MiniBatchKMeans
 from sklearn.decomposition import PCA
-from sklearn.metrics import pairwise_distances_argmin
 from sklearn.mixture import GaussianMixture
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+
+from baselines.codebook import BACKENDS, fit_codebook, nearest_word
 
 __all__ = ["BagOfWords", "FisherVector", "VLAD", "as_descriptor_sets"]
 
@@ -130,12 +130,15 @@ class _SetEncoder(TransformerMixin, BaseEstimator):
 
 
 class _CodebookEncoder(_SetEncoder):
-    """k-means vocabulary shared by BagOfWords and VLAD."""
+    """k-means vocabulary shared by BagOfWords and VLAD (:mod:`baselines.codebook`)."""
 
     def _check_params(self) -> None:
         owner = type(self).__name__
         _check_int(self.n_words, "n_words", owner, 2)
         _check_int(self.max_descriptors, "max_descriptors", owner, 1)
+        if self.backend not in BACKENDS:
+            raise ValueError(f"The 'backend' parameter of {owner} must be one of {BACKENDS}. "
+                             f"Got {self.backend!r} instead.")
 
     def _fit_sample(self, sample: np.ndarray) -> None:
         if sample.shape[0] < self.n_words:
@@ -143,16 +146,11 @@ class _CodebookEncoder(_SetEncoder):
                 f"{type(self).__name__} needs at least n_words={self.n_words} training descriptors; "
                 f"got n_samples={sample.shape[0]}. Lower n_words or give more descriptors."
             )
-        self.kmeans_ = MiniBatchKMeans(
-            n_clusters=self.n_words, random_state=self.random_state, n_init=3,
-            batch_size=max(1024, 2 * self.n_words),
-        ).fit(sample)
-        self.codebook_ = self.kmeans_.cluster_centers_
+        self.codebook_ = fit_codebook(sample, self.n_words, seed=self.random_state,
+                                      backend=self.backend)
 
     def _assign(self, descriptors: np.ndarray) -> np.ndarray:
-        if descriptors.shape[0] == 0:
-            return np.empty(0, dtype=np.int64)
-        return pairwise_distances_argmin(descriptors, self.codebook_)
+        return nearest_word(descriptors, self.codebook_, backend=self.backend)
 
 
 class BagOfWords(_CodebookEncoder):
@@ -167,17 +165,19 @@ class BagOfWords(_CodebookEncoder):
         (Laptev et al. cluster a subset of 100 000 features).
     random_state : int, default 0
         Seed of the sample and of k-means.
+    backend : {"faiss", "sklearn"}, default "faiss"
+        k-means and assignment library (:mod:`baselines.codebook`): faiss's Lloyd k-means
+        and exact float32 search, or scikit-learn's mini-batch k-means (3 initialisations)
+        and float64 ``pairwise_distances_argmin``.
 
     Attributes
     ----------
     codebook_ : (n_words, D) ndarray
-    kmeans_ : sklearn.cluster.MiniBatchKMeans
 
     Notes
     -----
-    k-means is scikit-learn's mini-batch k-means (3 initialisations) rather than Lloyd's
-    algorithm run to convergence, to keep 4000 words affordable on a CPU. An empty set
-    encodes to the zero vector.
+    An empty set encodes to the zero vector. ``python -m bench perf --only codebook``
+    compares the two backends' time and quantisation error.
 
     References
     ----------
@@ -187,10 +187,11 @@ class BagOfWords(_CodebookEncoder):
        :doi:`10.1109/CVPR.2008.4587756`
     """
 
-    def __init__(self, n_words=4000, max_descriptors=100000, random_state=0):
+    def __init__(self, n_words=4000, max_descriptors=100000, random_state=0, backend="faiss"):
         self.n_words = n_words
         self.max_descriptors = max_descriptors
         self.random_state = random_state
+        self.backend = backend
 
     def _encode_all(self, descriptors: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         set_index = np.repeat(np.arange(lengths.size), lengths)
@@ -210,6 +211,8 @@ class VLAD(_CodebookEncoder):
     n_words : int, default 64
     max_descriptors : int, default 100000
     random_state : int, default 0
+    backend : {"faiss", "sklearn"}, default "faiss"
+        As in :class:`BagOfWords`.
 
     References
     ----------
@@ -217,10 +220,11 @@ class VLAD(_CodebookEncoder):
        a compact image representation", CVPR 2010. :doi:`10.1109/CVPR.2010.5540039`
     """
 
-    def __init__(self, n_words=64, max_descriptors=100000, random_state=0):
+    def __init__(self, n_words=64, max_descriptors=100000, random_state=0, backend="faiss"):
         self.n_words = n_words
         self.max_descriptors = max_descriptors
         self.random_state = random_state
+        self.backend = backend
 
     def _encode_all(self, descriptors: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         set_index = np.repeat(np.arange(lengths.size), lengths)

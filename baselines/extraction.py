@@ -1,7 +1,8 @@
 """Per-video extraction of space-time descriptors: streamed, parallel, cached.
 
 :func:`extract_video` decodes one video with :func:`bench.data.video.iter_frames`, computes the
-optical flow of each frame pair once (shared by HOF and the MBH channels), builds per-frame
+optical flow of each frame pair once (shared by HOF and the MBH channels, and, through
+:func:`extract_videos`, by every configuration of a run that decodes the video the same way), builds per-frame
 integral histograms of every channel, asks a sampler (:mod:`baselines.sampling`) for tubes
 and pools them into descriptors (:mod:`baselines.spacetime`). It holds only a sliding window
 of ``pre + chunk + post + 1`` frames, so memory does not grow with the video's length.
@@ -16,6 +17,7 @@ mtime) and a hash of the extractor's parameters. A video that fails comes back a
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -52,6 +54,7 @@ from bench.profile import stage
 __all__ = [
     "ExtractorConfig",
     "extract_video",
+    "extract_videos",
     "extract_many",
     "extract_to_cache",
     "DescriptorFile",
@@ -233,98 +236,181 @@ def extract_video(
         return _extract_video(path, config, max_window)
 
 
-def _extract_video(path, config: ExtractorConfig, max_window: list | None):
-    grid = config.cell_grid
-    sampler = make_sampler(config.sampler, **config.sampler_params)
-    sampler.reset()
-    flow_fn = FlowComputer(config.flow) if config.needs_flow else None
-    map_channels = [c for c in config.channels if c != "traj"]
-    pre, post, chunk = sampler.pre, sampler.post, config.chunk
+class _Pipeline:
+    """One configuration's streaming state over a frame stream it may share with others.
 
-    frames: deque = deque()
-    flows: deque = deque()
-    # Integral histograms live in one preallocated ring per channel (slot t % capacity):
-    # no per-chunk copies, and the memory is fixed by the window, not by the video.
-    capacity = pre + chunk + post + 2
-    rings: dict[str, np.ndarray] = {}
-    start = 0  # global index of frames[0]
-    next_owned = 0
-    parts: dict[str, list] = {c: [] for c in config.channels}
-    parts["xyt"] = []
-    peak = 0
+    The driver (:func:`_extract_group`) decodes each frame and computes its flow once; every
+    pipeline keeps its own window of frames and flows (references, not copies), its ring of
+    integral histograms and its sampler, and asks ``integrals`` for the maps of a channel:
+    pipelines with the same grid share them.
+    """
 
-    def store(channel: str, t: int, maps: np.ndarray) -> None:
-        if channel not in rings:
-            n_bins, h, w = maps.shape
-            rings[channel] = np.zeros((capacity, n_bins, h + 1, w + 1))
-        rings[channel][t % capacity] = integral_maps(maps)
+    def __init__(self, config: ExtractorConfig):
+        self.config = config
+        self.grid = config.cell_grid
+        self.sampler = make_sampler(config.sampler, **config.sampler_params)
+        self.sampler.reset()
+        self.map_channels = [c for c in config.channels if c != "traj"]
+        self.frames: deque = deque()
+        self.flows: deque = deque()
+        # Integral histograms live in one preallocated ring per channel (slot t % capacity):
+        # no per-chunk copies, and the memory is fixed by the window, not by the video.
+        self.capacity = self.sampler.pre + config.chunk + self.sampler.post + 2
+        self.rings: dict[str, np.ndarray] = {}
+        self.start = 0  # global index of frames[0]
+        self.next_owned = 0
+        self.n_read = 0
+        self.parts: dict[str, list] = {c: [] for c in config.channels}
+        self.parts["xyt"] = []
+        self.peak = 0
+
+    def _store(self, channel: str, t: int, integral: np.ndarray) -> None:
+        if channel not in self.rings:
+            n_bins, h1, w1 = integral.shape
+            self.rings[channel] = np.zeros((self.capacity, n_bins, h1, w1))
+        self.rings[channel][t % self.capacity] = integral
 
     @stage("sampling + pooling")
-    def process(owned: range) -> None:
-        window = Window(start, np.stack(frames), np.stack(flows) if flows else None)
-        for tubes in sampler.sample(window, owned):
+    def _process(self, owned: range) -> None:
+        window = Window(self.start, np.stack(self.frames),
+                        np.stack(self.flows) if self.flows else None)
+        for tubes in self.sampler.sample(window, owned):
             if len(tubes) == 0:
                 continue
-            for c in map_channels:
-                parts[c].append(tube_descriptors(rings[c], tubes, grid, ring=True))
-            if "traj" in config.channels:
-                parts["traj"].append(tubes.extra["traj"])
+            for c in self.map_channels:
+                self.parts[c].append(tube_descriptors(self.rings[c], tubes, self.grid,
+                                                      ring=True))
+            if "traj" in self.config.channels:
+                self.parts["traj"].append(tubes.extra["traj"])
             mid = tubes.centers[:, tubes.length // 2]
-            parts["xyt"].append(np.column_stack([mid, tubes.t0]).astype(np.float32))
+            self.parts["xyt"].append(np.column_stack([mid, tubes.t0]).astype(np.float32))
 
-    n_read = 0
-    decoded = iter(iter_frames(path, max_frames=config.max_frames, stride=config.stride,
-                               size=config.size, gray=True))
+    def push(self, frame: np.ndarray, flow: np.ndarray | None, integrals) -> None:
+        """Take frame ``t`` and, for ``t > 0``, the flow from frame ``t - 1`` to it.
+
+        ``integrals(grid, channel, image, flow)`` returns the channel's integral histogram.
+        """
+        chunk, post, pre = self.config.chunk, self.sampler.post, self.sampler.pre
+        self.frames.append(frame)
+        self.n_read += 1
+        t = self.n_read - 1
+        for c in self.map_channels:
+            if c in APPEARANCE_CHANNELS:
+                self._store(c, t, integrals(self.config.grid, c, frame, None))
+        if t > 0 and self.config.needs_flow:
+            self.flows.append(flow)
+            for c in self.map_channels:
+                if c in MOTION_CHANNELS:
+                    self._store(c, t - 1, integrals(self.config.grid, c, None, flow))
+        self.peak = max(self.peak, len(self.frames))
+        while self.n_read >= self.next_owned + chunk + post + 1:
+            self._process(range(self.next_owned, self.next_owned + chunk))
+            self.next_owned += chunk
+            drop = max(0, (self.next_owned - pre) - self.start)
+            for _ in range(drop):
+                self.frames.popleft()
+                if self.flows:
+                    self.flows.popleft()
+            self.start += drop
+
+    def finish(self, path, max_window: list | None) -> dict[str, np.ndarray]:
+        """Sample the last frames; return the descriptors (seeded subset when capped)."""
+        config, grid = self.config, self.grid
+        while self.next_owned < self.n_read - 1:
+            stop = min(self.next_owned + config.chunk, self.n_read - 1)
+            self._process(range(self.next_owned, stop))
+            self.next_owned = stop
+        if max_window is not None:
+            max_window.append(self.peak)
+        out = {}
+        n_total = sum(len(x) for x in self.parts["xyt"])
+        keep = None
+        if config.max_descriptors is not None and n_total > config.max_descriptors:
+            rng = np.random.default_rng([config.seed, zlib.crc32(Path(path).name.encode())])
+            keep = np.sort(rng.choice(n_total, config.max_descriptors, replace=False))
+        for c, chunks in self.parts.items():
+            dim = 3 if c == "xyt" else (2 * config.sampler_params.get("track_length", 15)
+                                        if c == "traj" else grid.dim(c))
+            arr = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros((0, dim),
+                                                                                    np.float32)
+            out[c] = arr[keep] if keep is not None else arr
+        return out
+
+
+def _decode_key(config: ExtractorConfig) -> tuple:
+    """What the frames and flow of a configuration depend on: configurations with the same
+    key share one decode and one flow computation per frame pair."""
+    return (config.size, config.max_frames, config.stride, json.dumps(config.flow.to_dict(),
+                                                                      sort_keys=True))
+
+
+def _extract_group(path, configs: list[ExtractorConfig], max_window: list | None):
+    """Descriptors of ``configs`` (one decode key) from one pass over the video."""
+    first = configs[0]
+    flow_fn = FlowComputer(first.flow) if any(c.needs_flow for c in configs) else None
+    pipelines = [_Pipeline(c) for c in configs]
+    memo: dict[tuple[str, str], np.ndarray] = {}
+
+    def integrals(grid_name: str, channel: str, image, flow) -> np.ndarray:
+        key = (grid_name, channel)
+        if key not in memo:
+            with stage("descriptor maps"):
+                memo[key] = integral_maps(channel_maps(channel, image, flow, _GRIDS[grid_name]))
+        return memo[key]
+
+    decoded = iter(iter_frames(path, max_frames=first.max_frames, stride=first.stride,
+                               size=first.size, gray=True))
+    previous = None
     while True:
         with stage("decode"):
             frame = next(decoded, None)
         if frame is None:
             break
-        frames.append(frame)
-        n_read += 1
-        t = n_read - 1
-        with stage("descriptor maps"):
-            for c in map_channels:
-                if c in APPEARANCE_CHANNELS:
-                    store(c, t, channel_maps(c, frame, None, grid))
-        if t > 0 and flow_fn is not None:
+        flow = None
+        if previous is not None and flow_fn is not None:
             with stage("flow"):
-                flow = flow_fn(frames[-2], frame)
-            flows.append(flow)
-            with stage("descriptor maps"):
-                for c in map_channels:
-                    if c in MOTION_CHANNELS:
-                        store(c, t - 1, channel_maps(c, None, flow, grid))
-        peak = max(peak, len(frames))
-        while n_read >= next_owned + chunk + post + 1:
-            process(range(next_owned, next_owned + chunk))
-            next_owned += chunk
-            drop = max(0, (next_owned - pre) - start)
-            for _ in range(drop):
-                frames.popleft()
-                if flows:
-                    flows.popleft()
-            start += drop
-    while next_owned < n_read - 1:
-        stop = min(next_owned + chunk, n_read - 1)
-        process(range(next_owned, stop))
-        next_owned = stop
-    if max_window is not None:
-        max_window.append(peak)
+                flow = flow_fn(previous, frame)
+        memo.clear()
+        for pipeline in pipelines:
+            pipeline.push(frame, flow, integrals)
+        previous = frame
+    return [p.finish(path, max_window) for p in pipelines]
 
-    out = {}
-    n_total = sum(len(x) for x in parts["xyt"])
-    keep = None
-    if config.max_descriptors is not None and n_total > config.max_descriptors:
-        rng = np.random.default_rng([config.seed, zlib.crc32(Path(path).name.encode())])
-        keep = np.sort(rng.choice(n_total, config.max_descriptors, replace=False))
-    for c, chunks in parts.items():
-        dim = 3 if c == "xyt" else (2 * config.sampler_params.get("track_length", 15)
-                                    if c == "traj" else grid.dim(c))
-        arr = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros((0, dim),
-                                                                                np.float32)
-        out[c] = arr[keep] if keep is not None else arr
-    return out
+
+def extract_videos(path: str | os.PathLike, configs) -> list[dict[str, np.ndarray]]:
+    """The descriptors of one video under several configurations, each piece of work once.
+
+    Configurations that decode the video the same way (size, frame cap, stride and flow
+    parameters) share one decode, one optical flow per frame pair and, where they use the
+    same grid, the per-frame channel maps and their integral histograms; each keeps its own
+    sampler and window. The result for each configuration is the one :func:`extract_video`
+    gives, bit for bit (tested).
+
+    Parameters
+    ----------
+    path : path-like
+    configs : sequence of ExtractorConfig
+
+    Returns
+    -------
+    list of dict
+        One descriptor dict per configuration, in order (see :func:`extract_video`).
+    """
+    configs = list(configs)
+    groups: dict[tuple, list[int]] = {}
+    for i, config in enumerate(configs):
+        groups.setdefault(_decode_key(config), []).append(i)
+    out: list[dict[str, np.ndarray] | None] = [None] * len(configs)
+    with _one_thread_per_video():
+        for members in groups.values():
+            for i, feats in zip(members, _extract_group(path, [configs[i] for i in members],
+                                                        None), strict=True):
+                out[i] = feats
+    return out  # type: ignore[return-value]
+
+
+def _extract_video(path, config: ExtractorConfig, max_window: list | None):
+    return _extract_group(path, [config], max_window)[0]
 
 
 # ------------------------------------------------------------------ cache
@@ -363,19 +449,40 @@ def _load_entry(file: Path) -> dict[str, np.ndarray] | None:
         return None  # unreadable cache entry: recompute it
 
 
-def _cached_features(path: str, config: ExtractorConfig,
-                     cache_dir: str | None) -> tuple[dict[str, np.ndarray], Path | None]:
-    """The video's descriptors (from the cache when possible) and its cache file (or None)."""
+def _cached_features(path: str, config: ExtractorConfig, cache_dir: str | None,
+                     also: tuple = ()) -> tuple[dict[str, np.ndarray], Path | None]:
+    """The video's descriptors (from the cache when possible) and its cache file (or None).
+
+    When they must be computed, the configurations ``also`` whose entries are missing too are
+    computed in the same pass (:func:`extract_videos`) and cached, so that the other methods
+    of a run find their descriptors ready instead of decoding the video and computing its
+    flow again.
+    """
     key = cache_key(path, config) if cache_dir is not None and Path(path).exists() else None
     file = _cache_file(Path(cache_dir), key) if key is not None else None
     with stage("cache read"):
         feats = _load_entry(file) if file is not None else None
-    if feats is None:
+    if feats is not None:
+        return feats, file
+    if file is None or not also:
         feats = extract_video(path, config)
         if file is not None:
             with stage("cache write"):
                 _save(file, feats)
-    return feats, file
+        return feats, file
+    siblings: list[tuple[ExtractorConfig, Path]] = []
+    for other in also:
+        if other == config or any(other == seen for seen, _ in siblings):
+            continue
+        other_file = _cache_file(Path(cache_dir), cache_key(path, other))
+        if not other_file.exists():
+            siblings.append((other, other_file))
+    results = extract_videos(path, [config, *(c for c, _ in siblings)])
+    with stage("cache write"):
+        _save(file, results[0])
+        for (_, other_file), other_feats in zip(siblings, results[1:], strict=True):
+            _save(other_file, other_feats)
+    return results[0], file
 
 
 def _as_failure(path: str, exc: Exception) -> VideoFailure:
@@ -437,14 +544,14 @@ class DescriptorFile:
             ) from exc
 
 
-def _extract_one_to_file(path: str, config: ExtractorConfig, cache_dir: str):
+def _extract_one_to_file(path: str, config: ExtractorConfig, cache_dir: str, also: tuple = ()):
     """Worker: a :class:`DescriptorFile` for the cached descriptors, or a VideoFailure.
 
     Only the small handle travels back to the caller, never the arrays.
     """
     try:
         with profile_scope() as seconds:
-            feats, file = _cached_features(path, config, cache_dir)
+            feats, file = _cached_features(path, config, cache_dir, also)
         if file is None:  # unreachable with a cache_dir unless the video vanished
             raise FileNotFoundError(f"video {path} does not exist")
         return DescriptorFile(video=str(path), file=str(file), n=int(len(feats["xyt"])),
@@ -456,8 +563,10 @@ def _extract_one_to_file(path: str, config: ExtractorConfig, cache_dir: str):
 
 def _map_videos(worker, paths: list[str], config: ExtractorConfig, *, n_jobs: int,
                 backend: str, scheduler: str | None, cache: str | None,
-                progress: bool) -> list:
-    """``worker(path, config, cache)`` over the videos: in order, joblib or Dask."""
+                progress: bool, also: tuple = ()) -> list:
+    """``worker(path, config, cache[, also])`` over the videos: in order, joblib or Dask."""
+    if also:
+        worker = functools.partial(worker, also=tuple(also))
     if backend == "dask":
         if not scheduler:
             raise ValueError(
@@ -538,6 +647,7 @@ def extract_to_cache(
     backend: str = "joblib",
     scheduler: str | None = None,
     progress: bool = False,
+    also: tuple = (),
 ) -> list:
     """Extract (or find in the cache) every video's descriptors; return handles, not arrays.
 
@@ -555,6 +665,10 @@ def extract_to_cache(
         same path).
     n_jobs, backend, scheduler, progress
         As in :func:`extract_many`.
+    also : tuple of ExtractorConfig
+        Configurations of other methods of the run: a video whose descriptors must be
+        computed gets theirs computed in the same pass and cached (one decode, one flow per
+        frame pair, shared channel maps; :func:`extract_videos`).
 
     Returns
     -------
@@ -566,7 +680,8 @@ def extract_to_cache(
         raise ValueError("extract_to_cache needs a cache_dir (a folder for the descriptors)")
     cache = str(Path(cache_dir).resolve())
     return _map_videos(_extract_one_to_file, [str(p) for p in paths], config, n_jobs=n_jobs,
-                       backend=backend, scheduler=scheduler, cache=cache, progress=progress)
+                       backend=backend, scheduler=scheduler, cache=cache, progress=progress,
+                       also=also)
 
 
 # ------------------------------------------------------------------ perf

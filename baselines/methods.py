@@ -82,6 +82,12 @@ class ClassicalVideoClassifier(BaseEstimator):
         See :func:`baselines.extraction.extract_to_cache`; without ``cache_dir`` the
         descriptors go to a temporary folder removed after each call.
     random_state : int
+    co_extract : tuple of ExtractorConfig
+        Extractor configurations of the run's other classical methods: a video this method
+        extracts gets theirs extracted in the same pass and cached (one decode, one flow per
+        frame pair; :func:`baselines.extraction.extract_videos`), so the first classical
+        method of a run pays for the shared per-video work and the others read the cache.
+        The descriptors are the same, bit for bit, as separate extraction gives.
 
     Attributes
     ----------
@@ -101,8 +107,9 @@ class ClassicalVideoClassifier(BaseEstimator):
                  C_grid: tuple = (0.1, 1.0, 10.0, 100.0), cv_folds: int = 3,
                  n_classes: int = 2, n_jobs: int = 1, backend: str = "joblib",
                  scheduler: str | None = None, cache_dir: str | None = None,
-                 progress: bool = False, random_state: int = 0):
+                 progress: bool = False, random_state: int = 0, co_extract: tuple = ()):
         self.extractor = extractor
+        self.co_extract = co_extract
         self.encoding = encoding
         self.n_words = n_words
         self.n_components = n_components
@@ -138,7 +145,8 @@ class ClassicalVideoClassifier(BaseEstimator):
         with stage("extraction"):
             results = extract_to_cache(paths, self.extractor, cache_dir=cache_dir,
                                        n_jobs=self.n_jobs, backend=self.backend,
-                                       scheduler=self.scheduler, progress=self.progress)
+                                       scheduler=self.scheduler, progress=self.progress,
+                                       also=tuple(self.co_extract or ()))
         for result in results:
             if isinstance(result, DescriptorFile):
                 add_seconds(result.seconds, prefix=WORKER_PREFIX)
@@ -378,14 +386,17 @@ _SPECS: dict[str, tuple] = {
 }
 
 
-def _build(name: str, ctx: MethodContext, *, flow: str = "farneback",
-           size: int | None = None, max_frames: int | None = None, stride: int = 1,
-           n_words: int | None = None, n_components: int | None = None,
-           max_descriptors: int | None = None, C_grid: tuple | None = None,
-           backend: str | None = None, scheduler: str | None = None) -> ClassicalVideoClassifier:
-    sampler, params_of, channels, grid, encoding = _SPECS[name]
+#: The method parameters that decide a method's extractor configuration.
+_EXTRACTOR_PARAMS = ("flow", "size", "max_frames", "stride", "max_descriptors")
+
+
+def _extractor(name: str, ctx: MethodContext, *, flow: str = "farneback",
+               size: int | None = None, max_frames: int | None = None, stride: int = 1,
+               max_descriptors: int | None = None) -> ExtractorConfig:
+    """The extractor configuration of method ``name`` under ``ctx`` and its parameters."""
+    sampler, params_of, channels, grid, _ = _SPECS[name]
     quick = bool(ctx.quick)
-    extractor = ExtractorConfig(
+    return ExtractorConfig(
         sampler=sampler,
         sampler_params=params_of(quick),
         channels=channels,
@@ -398,8 +409,36 @@ def _build(name: str, ctx: MethodContext, *, flow: str = "farneback",
             2000 if quick else 20000),
         seed=ctx.seed,
     )
+
+
+def _run_siblings(name: str, ctx: MethodContext) -> tuple[ExtractorConfig, ...]:
+    """The extractor configurations of the run's other classical methods (``ctx.run_methods``),
+    extracted in the same pass over each video as this method's
+    (:func:`baselines.extraction.extract_videos`)."""
+    siblings = []
+    for other, params in (ctx.run_methods or {}).items():
+        if other == name or other not in _SPECS:
+            continue
+        chosen = {k: v for k, v in (params or {}).items() if k in _EXTRACTOR_PARAMS}
+        try:
+            siblings.append(_extractor(other, ctx, **chosen))
+        except (TypeError, ValueError):
+            continue  # its own factory reports the bad parameter; nothing to share
+    return tuple(siblings)
+
+
+def _build(name: str, ctx: MethodContext, *, flow: str = "farneback",
+           size: int | None = None, max_frames: int | None = None, stride: int = 1,
+           n_words: int | None = None, n_components: int | None = None,
+           max_descriptors: int | None = None, C_grid: tuple | None = None,
+           backend: str | None = None, scheduler: str | None = None) -> ClassicalVideoClassifier:
+    encoding = _SPECS[name][4]
+    quick = bool(ctx.quick)
+    extractor = _extractor(name, ctx, flow=flow, size=size, max_frames=max_frames,
+                           stride=stride, max_descriptors=max_descriptors)
     options = ctx.options or {}
     return ClassicalVideoClassifier(
+        co_extract=_run_siblings(name, ctx),
         extractor=extractor,
         encoding=encoding,
         n_words=n_words if n_words is not None else (64 if quick else 4000),

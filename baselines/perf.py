@@ -23,7 +23,8 @@ import numpy as np
 __all__ = ["run_perf", "CASES"]
 
 #: Substring names of the cases, for ``--only``.
-CASES = ("hog-skimage", "hog-opencv", "chi2", "hog+hof+mbh", "maps+integral", "extraction")
+CASES = ("hog-skimage", "hog-opencv", "chi2", "codebook", "hog+hof+mbh", "maps+integral",
+         "extraction")
 
 
 @contextlib.contextmanager
@@ -162,6 +163,42 @@ def _chi2_vs_sklearn(quick: bool) -> dict:
                 f"({ref_s / one_thread_s:.3g}x); scikit-learn's kernel is single-threaded Cython")
 
 
+def _descriptor_sample(n: int, dim: int, seed: int = 0) -> np.ndarray:
+    """Non-negative, unit-norm, clustered rows: the shape of pooled HOG / HOF histograms."""
+    rng = np.random.default_rng(seed)
+    modes = rng.gamma(0.5, size=(max(16, n // 50), dim))
+    sample = modes[rng.integers(0, len(modes), n)] * rng.gamma(4.0, 0.25, size=(n, dim))
+    return sample / np.linalg.norm(sample, axis=1, keepdims=True)
+
+
+def _codebook_vs_minibatch(quick: bool) -> dict:
+    from baselines.codebook import fit_codebook, quantisation_error
+
+    n, dim, words = (20_000, 72, 500) if quick else (100_000, 72, 4000)
+    sample = _descriptor_sample(n, dim)
+    books: dict[str, np.ndarray] = {}
+
+    def fit(backend: str) -> Callable[[], object]:
+        def run() -> None:
+            books[backend] = fit_codebook(sample, words, seed=0, backend=backend)
+        return run
+
+    with _threads(2):
+        ours_s, ref_s = _median_times(fit("faiss"), fit("sklearn"), 3 if quick else 1,
+                                      1, warm_reference=False)
+    ours_err = quantisation_error(sample, books["faiss"])
+    ref_err = quantisation_error(sample, books["sklearn"])
+    ratio = ours_err / ref_err
+    speedup = ref_s / ours_s
+    return _row(f"codebook k-means {n}x{dim} -> {words} words", ours_s,
+                "sklearn.cluster.MiniBatchKMeans(n_init=3)", ref_s, ours_err - ref_err,
+                ">= 10x faster on 2 threads at quantisation error within 1 %",
+                bool(speedup >= 10 and ratio <= 1.01),
+                f"faiss Lloyd k-means ({words} words, k-means++ seeds) on 2 threads; "
+                f"quantisation error {ours_err:.5g} vs {ref_err:.5g} ({ratio:.4f}x); "
+                "max_abs_diff is the error difference")
+
+
 def _farneback(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     import cv2
 
@@ -227,6 +264,7 @@ _CASE_FUNCTIONS = {
     "hog-skimage": _hog_vs_skimage,
     "hog-opencv": _hog_vs_opencv,
     "chi2": _chi2_vs_sklearn,
+    "codebook": _codebook_vs_minibatch,
     "hog+hof+mbh": _descriptors_vs_flow,
     "maps+integral": _maps_vs_flow,
 }

@@ -135,6 +135,10 @@ class MethodContext:
         Folder for checkpoints of this (method, fold) unit, when the runner provides one.
     options : dict
         Extra options from the command line or config (e.g. ``backend``, ``scheduler``).
+    run_methods : dict
+        Every method of the run with its parameters (``name -> params``), so that methods
+        which share per-video work can do it once: the classical methods extract the
+        descriptors of all the run's classical methods in one pass over each video.
     """
 
     seed: int = 0
@@ -147,6 +151,7 @@ class MethodContext:
     allow_flip: bool = True
     work_dir: Path | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    run_methods: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
 """The per-epoch training checkpoint of :class:`deep.train.VideoClassifier`, for resuming.
 
-A long training run can be interrupted (a killed job, a pre-empted machine). After every
-epoch the estimator writes ``checkpoint_last.pt`` into its ``work_dir``: the model, optimizer,
+A long training run can be interrupted (a killed job, a pre-empted machine). After an epoch
+the estimator writes ``checkpoint_last.pt`` into its ``work_dir`` (after the first epoch, then
+at most every :data:`MIN_INTERVAL_S` seconds, and after the last: a small dataset runs
+hundreds of two-step epochs, where a write per epoch would cost more than the epoch): the model, optimizer,
 scheduler and gradient-scaler states, the global torch RNG state, the history so far and the
 loop's state (the epoch count and the :class:`deep.early_stopping.EarlyStopping` state). A
 later ``fit`` with the same data and parameters resumes from it and ends with the same weights
@@ -15,7 +17,9 @@ another fingerprint is ignored with a warning (and overwritten), never resumed.
 
 from __future__ import annotations
 
+import math
 import os
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -30,6 +34,8 @@ __all__ = ["CHECKPOINT_NAME", "Checkpoint"]
 
 #: File name of the checkpoint inside ``work_dir``.
 CHECKPOINT_NAME = "checkpoint_last.pt"
+#: Seconds between two checkpoint writes (the last epoch's is always written).
+MIN_INTERVAL_S = 30.0
 
 
 class Checkpoint:
@@ -53,6 +59,7 @@ class Checkpoint:
     def __init__(self, work_dir: str | os.PathLike | None, fingerprint: str):
         self.path = Path(work_dir) / CHECKPOINT_NAME if work_dir is not None else None
         self.fingerprint = fingerprint
+        self._last_save = -math.inf
 
     def load(self) -> dict[str, Any] | None:
         """The stored checkpoint of this run, or None (no file, or written for another run).
@@ -93,13 +100,19 @@ class Checkpoint:
 
     def save(self, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any,
              scaler: torch.amp.GradScaler, *, history: list[dict],
-             state: dict[str, Any]) -> None:
+             state: dict[str, Any], final: bool = True) -> None:
         """Write the checkpoint of the epoch just finished (rank 0 only, atomically).
 
         ``state`` is the loop state: ``{"epoch": epochs done, **EarlyStopping.state_dict()}``.
+        With ``final=False`` the write is skipped when the last one is less than
+        :data:`MIN_INTERVAL_S` seconds old.
         """
         if self.path is None or not distributed.is_main_process():
             return
+        now = time.monotonic()
+        if not final and now - self._last_save < MIN_INTERVAL_S:
+            return
+        self._last_save = now
         self.path.parent.mkdir(parents=True, exist_ok=True)
         payload = {
             "fingerprint": self.fingerprint,

@@ -108,7 +108,9 @@ def validation_split(
     The split is stratified by label and, when ``groups`` (actors) are given, keeps each group
     on one side, as the benchmark's folds do, so that validation measures generalisation to
     unseen actors. No validation split (``val`` empty) when ``fraction`` is 0, when a class
-    has a single video, when the split would leave a class out, or when the splitter fails.
+    has a single video, when (without groups) the share is too small to hold every class, or
+    when the splitter fails. With groups, at least one whole group is held out however small
+    the share: on 8 training actors and ``fraction=0.1``, one actor.
 
     Parameters
     ----------
@@ -124,10 +126,14 @@ def validation_split(
     everything = np.arange(len(y))
     counts = np.bincount(y)
     present = int((counts > 0).sum())
-    if fraction <= 0 or counts[counts > 0].min() < 2 or len(y) * fraction < present:
+    grouped = groups is not None and len(np.unique(groups)) >= 2
+    # Without groups, the share must hold a video of every class; with groups, one held-out
+    # group does (a small dataset of one clip per class and actor holds out one actor).
+    if fraction <= 0 or counts[counts > 0].min() < 2 or (not grouped and
+                                                          len(y) * fraction < present):
         return everything, everything[:0]
     try:
-        if groups is not None and len(np.unique(groups)) >= 2:
+        if grouped:
             n_splits = max(2, int(round(1 / fraction)))
             n_splits = min(n_splits, len(np.unique(groups)))
             splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)

@@ -10,6 +10,12 @@ trains it (from scratch unless ``weights`` is given) under one of three protocol
 * ``preset="paper"``: the paper-size network on its paper's clip length and input size
   (``default_input`` of the model), tested on 10 clips x 3 crops.
 
+Budgets are stated in optimisation steps, not only epochs (:mod:`deep.budget`): ``small``
+trains its nominal epochs, but at least ``min_steps`` and at most ``max_steps`` steps, so a
+30-video folder dataset (2 steps per epoch) trains for hundreds of epochs and a 10 000-video one
+for a few; warm-up and patience stretch with the epochs. The card states the rule; the budget
+resolved for a fit is ``VideoClassifier.budget_``, kept in ``timing.json``.
+
 Why the shared recipe is what it is: every clip is standardised per channel with its own
 statistics (``normalise="clip"``, :class:`deep.clips.ClipSpec`), because from scratch the fixed
 ImageNet statistics leave the light synthetic backgrounds as a large constant offset; the
@@ -60,7 +66,7 @@ from deep.clips import ClipSpec
 from deep.models import count_flops, count_parameters, create_model
 from deep.train import VideoClassifier
 
-__all__ = ["DeepMethod", "DEEP_METHODS", "training_config", "build_classifier"]
+__all__ = ["DeepMethod", "DEEP_METHODS", "training_config", "build_classifier", "budget_rule"]
 
 #: Classes the method cards' parameter and FLOP counts assume (the synthetic dataset's 12);
 #: the fitted estimator's ``cost_`` holds the numbers of the dataset actually used.
@@ -135,7 +141,7 @@ _RECIPES: dict[str, dict[str, Any]] = {
                   epochs=12, batch_size=8, clips_per_video=3, lr=2e-3, warmup_epochs=1.0,
                   test_clips=1, test_crops=1, val_fraction=0.0, patience=None),
     "small": dict(clip_len=8, frame_interval=3, crop_size=48, short_side=48, scale=(0.7, 1.0),
-                  epochs=14, batch_size=16,
+                  epochs=14, min_steps=300, max_steps=4000, batch_size=16,
                   clips_per_video=1, lr=2e-3, warmup_epochs=0.5, test_clips=2, test_crops=1,
                   val_fraction=0.1, patience=4),
     "paper": dict(epochs=30, batch_size=16, clips_per_video=1, lr=1e-3, warmup_epochs=2.0,
@@ -222,6 +228,22 @@ def training_config(name: str, preset: str = "small", quick: bool = False,
     return recipe
 
 
+def budget_rule(config: dict[str, Any]) -> str:
+    """The training budget of a recipe in words (the card's), e.g. ``"14 epochs of 16 clips
+    per step, at least 300 and at most 4000 steps"``."""
+    rule = f"{config['epochs']} epochs of {config['batch_size']} clips per step"
+    bounds = []
+    if config.get("min_steps"):
+        bounds.append(f"at least {config['min_steps']}")
+    if config.get("max_steps"):
+        bounds.append(f"at most {config['max_steps']}")
+    if bounds:
+        rule += ", " + " and ".join(bounds) + " steps"
+    if config.get("patience"):
+        rule += f", patience {config['patience']} epochs"
+    return rule
+
+
 def _spec_of(config: dict[str, Any]) -> ClipSpec:
     return ClipSpec(sampling=config["sampling"], num_frames=config["clip_len"],
                     interval=config["frame_interval"], crop_size=config["crop_size"],
@@ -266,7 +288,7 @@ def _card(method: DeepMethod) -> MethodCard:
     spec = _spec_of(config)
     model = create_model(config["model"], CARD_NUM_CLASSES, **(config["model_overrides"] or {}))
     shape = (3, spec.num_frames, spec.crop_size, spec.crop_size)
-    protocol = f"{spec.describe()}; small preset {config['model']}, {config['epochs']} epochs"
+    protocol = (f"{spec.describe()}; small preset {config['model']}; {budget_rule(config)}")
     if method.base == "tsn":
         protocol += f"; {method.consensus} consensus"
     return MethodCard(

@@ -13,8 +13,9 @@ It derives from :class:`sklearn.base.BaseEstimator`, so ``get_params``, ``set_pa
    label smoothing, gradient-norm clipping, mixed precision (bf16 autocast on CPU on request;
    bf16, or fp16 with a gradient scaler, on CUDA), ``channels_last_3d`` memory for 3D CNNs
    (:mod:`deep.training_loop`);
-4. writes a checkpoint per epoch (model, optimizer, scheduler, epoch, RNG state, early-stopping
-   state) into ``work_dir`` and resumes from it when one is there (:mod:`deep.checkpoint`).
+4. writes a checkpoint between epochs (model, optimizer, scheduler, epoch, RNG state,
+   early-stopping state) into ``work_dir`` and resumes from it when one is there
+   (:mod:`deep.checkpoint`).
 
 At test it scores ``test_clips × test_crops`` views per video and averages their softmax
 probabilities; ``decision_function`` returns the **log** of those averaged probabilities and
@@ -29,7 +30,7 @@ kernels (cuDNN convolutions, atomics in backward) may be nondeterministic; ``det
 defaults to False there; switched on, it turns off cuDNN autotuning and sets
 ``CUBLAS_WORKSPACE_CONFIG=:4096:8`` unless it is set (before the first CUDA matrix product).
 
-The module is longer than the project's ~400 lines per module because the estimator's 37
+The module is longer than the project's ~400 lines per module because the estimator's 39
 parameters each need a numpydoc entry and a plain ``self.name = name`` in ``__init__`` (the
 scikit-learn convention that ``get_params`` and ``clone`` rely on): about 180 lines. What is
 not the estimator lives in :mod:`deep.training_loop` (datasets, optimiser, schedule, one
@@ -68,6 +69,7 @@ from bench.device import resolve_device
 from bench.methods import VideoFailure
 from bench.profile import stage
 from deep import distributed
+from deep.budget import resolve_budget
 from deep.cache import ClipCache
 from deep.checkpoint import CHECKPOINT_NAME, Checkpoint
 from deep.clips import ClipSpec
@@ -144,6 +146,12 @@ class VideoClassifier(ClassifierMixin, BaseEstimator):
     allow_flip : bool, default True
         Horizontal flips in training (False for direction-labelled classes).
     epochs : int, default 10
+        Nominal number of epochs; ``min_steps`` / ``max_steps`` bound the steps they make
+        (:func:`deep.budget.resolve_budget`).
+    min_steps : int, optional
+        Floor on the optimisation steps: a small dataset trains for more epochs.
+    max_steps : int, optional
+        Ceiling on the optimisation steps: a large dataset trains for fewer epochs.
     batch_size : int, default 16
     clips_per_video : int, default 1
         Random clips drawn from each training video per epoch.
@@ -154,6 +162,7 @@ class VideoClassifier(ClassifierMixin, BaseEstimator):
     momentum : float, default 0.9
         SGD momentum (Nesterov).
     warmup_epochs : float, default 1.0
+        Warm-up in nominal epochs; stretched with the epochs when a step bound applies.
     label_smoothing : float, default 0.1
     grad_clip : float or None, default 1.0
         Maximal global gradient norm.
@@ -167,8 +176,9 @@ class VideoClassifier(ClassifierMixin, BaseEstimator):
     val_fraction : float, default 0.15
         Share of training videos held out for early stopping (0 disables).
     patience : int or None, default 3
-        Stop after this many epochs without validation improvement; the best epoch's weights
-        are kept whenever there is a validation split.
+        Stop after this many epochs without validation improvement (nominal epochs, stretched
+        with them when a step bound applies); the best epoch's weights are kept whenever there
+        is a validation split.
     device : str, default "auto"
     num_workers : int, default 0
         DataLoader worker processes.
@@ -195,9 +205,10 @@ class VideoClassifier(ClassifierMixin, BaseEstimator):
     history_ : list of dict
         Per epoch: ``epoch``, ``train_loss``, ``val_acc``, ``val_loss``, ``lr``, ``clips_per_s``.
     budget_ : dict
-        The training budget as resolved for this fit: ``epochs``, ``steps`` (optimisation
-        steps over all epochs), ``steps_per_epoch``, ``patience`` and whether a validation
-        split was used; the runner keeps it in ``timing.json`` so the report can judge
+        The training budget as resolved for this fit (:class:`deep.budget.Budget`):
+        ``epochs``, ``steps`` (optimisation steps over all epochs), ``steps_per_epoch``,
+        ``warmup_steps``, ``patience`` and ``patience_steps``, the ``bound`` that decided the
+        steps, ``min_steps`` / ``max_steps``, and whether a validation split was used; the runner keeps it in ``timing.json`` so the report can judge
         convergence against it.
     best_epoch_ : int
     cost_ : dict
@@ -228,6 +239,8 @@ class VideoClassifier(ClassifierMixin, BaseEstimator):
         normalise: str = "clip",
         allow_flip: bool = True,
         epochs: int = 10,
+        min_steps: int | None = None,
+        max_steps: int | None = None,
         batch_size: int = 16,
         clips_per_video: int = 1,
         optimizer: str = "adamw",
@@ -266,6 +279,8 @@ class VideoClassifier(ClassifierMixin, BaseEstimator):
         self.normalise = normalise
         self.allow_flip = allow_flip
         self.epochs = epochs
+        self.min_steps = min_steps
+        self.max_steps = max_steps
         self.batch_size = batch_size
         self.clips_per_video = clips_per_video
         self.optimizer = optimizer
@@ -314,6 +329,13 @@ class VideoClassifier(ClassifierMixin, BaseEstimator):
             raise bad("val_fraction", "a float in [0, 1)")
         if self.patience is not None and self.patience < 1:
             raise bad("patience", "None or an int in [1, inf)")
+        for name in ("min_steps", "max_steps"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int | np.integer) or value < 1):
+                raise bad(name, "None or an int in [1, inf)")
+        if self.min_steps is not None and self.max_steps is not None and \
+                self.min_steps > self.max_steps:
+            raise bad("min_steps", f"at most max_steps ({self.max_steps})")
         if self.grad_clip is not None and self.grad_clip <= 0:
             raise bad("grad_clip", "None or a float in (0, inf)")
         if self.num_workers < 0:
@@ -500,17 +522,18 @@ class VideoClassifier(ClassifierMixin, BaseEstimator):
             val_idx) else None
         sampler = distributed.make_sampler(train_set, shuffle=True, seed=seed)
         per_rank = math.ceil(len(train_set) / info.world_size)
-        steps_per_epoch = math.ceil(per_rank / self.batch_size)
-        total_steps = steps_per_epoch * self.epochs
-        warmup = min(total_steps, int(round(self.warmup_epochs * steps_per_epoch)))
+        budget = resolve_budget(per_rank, int(self.batch_size), int(self.epochs),
+                                min_steps=self.min_steps, max_steps=self.max_steps,
+                                warmup_epochs=float(self.warmup_epochs), patience=self.patience)
         opt = build_optimizer(model, self.optimizer, lr=self.lr,
                               weight_decay=self.weight_decay, momentum=self.momentum)
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, cosine_with_warmup(warmup, total_steps))
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, cosine_with_warmup(budget.warmup_steps, budget.steps))
         scaler = torch.amp.GradScaler("cuda", enabled=self.precision_ == "fp16")
         criterion = nn.CrossEntropyLoss(label_smoothing=self.label_smoothing)
 
         self.history_: list[dict] = []
-        stopper, epoch = EarlyStopping(self.patience), 0
+        stopper, epoch = EarlyStopping(budget.patience), 0
         checkpoint = Checkpoint(self.work_dir, self._fingerprint(paths, y))
         resumed = checkpoint.resume(model, opt, sched, scaler)
         if resumed is not None:
@@ -519,7 +542,7 @@ class VideoClassifier(ClassifierMixin, BaseEstimator):
             stopper.load_state_dict(state)
 
         progress = self.progress and info.rank == 0
-        while epoch < self.epochs and not stopper.stopped:
+        while epoch < budget.epochs and not stopper.stopped:
             train_set.epoch = epoch
             if sampler is not None:
                 sampler.set_epoch(epoch)
@@ -531,7 +554,7 @@ class VideoClassifier(ClassifierMixin, BaseEstimator):
                     net, model, loader, optimizer=opt, scheduler=sched, scaler=scaler,
                     criterion=criterion, grad_clip=self.grad_clip, prepare=self._to_device,
                     autocast=self._autocast, device=self.device_,
-                    desc=f"epoch {epoch + 1}/{self.epochs}" if progress else None)}
+                    desc=f"epoch {epoch + 1}/{budget.epochs}" if progress else None)}
             if val_set is not None:
                 with stage("validation"):
                     score = validation_score(self._predict_views(val_set), y[val_idx])
@@ -540,13 +563,12 @@ class VideoClassifier(ClassifierMixin, BaseEstimator):
             self.history_.append(record)
             epoch += 1
             checkpoint.save(model, opt, sched, scaler, history=self.history_,
-                            state={"epoch": epoch, **stopper.state_dict()})
+                            state={"epoch": epoch, **stopper.state_dict()},
+                            final=epoch >= budget.epochs or stopper.stopped)
         stopper.restore_best(model)
         self.best_epoch_ = int(stopper.best_epoch or epoch)
-        self.budget_ = {"epochs": int(self.epochs), "steps": int(total_steps),
-                        "steps_per_epoch": int(steps_per_epoch),
-                        "patience": None if self.patience is None else int(self.patience),
-                        "validation": val_set is not None}
+        self.budget_ = {**budget.to_dict(), "min_steps": self.min_steps,
+                        "max_steps": self.max_steps, "validation": val_set is not None}
         # a fitted model is for inference: decision_function then changes nothing in it
         model.eval()
 

@@ -197,3 +197,18 @@ def test_without_a_cache_dir_the_descriptors_go_to_a_removed_temporary_folder(
     scores = build_method("hof_bow_svm", ctx).fit(x_tr, y_tr).decision_function(x_te)
     assert np.isfinite(scores).all()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_run_s_other_classical_methods_are_extracted_in_the_same_pass():
+    from baselines.methods import _build, _extractor
+    from bench.methods import MethodContext
+
+    ctx = MethodContext(quick=True, cache_dir=None, progress=False,
+                        run_methods={"hog_bow_svm": {}, "hof_bow_svm": {"size": 48},
+                                     "c3d": {"preset": "small"}, "chance": {}})
+    est = _build("hog_bow_svm", ctx)
+    # the other classical method, with its own extractor parameters; deep methods are not ours
+    assert est.co_extract == (_extractor("hof_bow_svm", ctx, size=48),)
+    alone = _build("hog_bow_svm", MethodContext(quick=True, cache_dir=None, progress=False))
+    assert alone.co_extract == ()
+    assert alone.extractor == est.extractor

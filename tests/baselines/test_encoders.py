@@ -52,7 +52,7 @@ def test_bag_of_words_is_deterministic_and_subsamples():
     first = BagOfWords(n_words=4, max_descriptors=40, random_state=7).fit(sets)
     second = BagOfWords(n_words=4, max_descriptors=40, random_state=7).fit(sets)
     np.testing.assert_array_equal(first.codebook_, second.codebook_)
-    assert first.kmeans_.n_features_in_ == 6
+    assert first.codebook_.shape == (4, 6)
 
 
 def reference_fisher_vector(descriptors, pca, gmm):

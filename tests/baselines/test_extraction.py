@@ -196,3 +196,59 @@ def test_extract_to_cache_returns_small_handles_that_load_the_same_features(tmp_
     Path(handles[0].file).unlink()
     with pytest.raises(OSError, match="run again"):
         handles[0].load()
+
+
+def _method_configs(quick: bool = True) -> dict[str, ExtractorConfig]:
+    """The extractor configuration of every classical method (quick sizes)."""
+    from baselines.methods import METHOD_NAMES, _build
+    from bench.methods import MethodContext
+
+    ctx = MethodContext(quick=quick, cache_dir=None, progress=False)
+    return {name: _build(name, ctx).extractor for name in METHOD_NAMES}
+
+
+def test_one_pass_for_every_method_gives_each_method_its_own_descriptors_bit_for_bit(tmp_path):
+    video = _write_video(tmp_path / "v.avi", 30, w=80, h=64)
+    configs = _method_configs()
+    assert len({extraction._decode_key(c) for c in configs.values()}) == 1  # one shared pass
+    together = extraction.extract_videos(video, list(configs.values()))
+    for (name, config), feats in zip(configs.items(), together, strict=True):
+        alone = extract_video(video, config)
+        assert sorted(alone) == sorted(feats), name
+        for channel in alone:
+            assert alone[channel].dtype == feats[channel].dtype
+            np.testing.assert_array_equal(alone[channel], feats[channel], err_msg=name)
+
+
+def test_one_decode_and_one_flow_per_frame_pair_are_shared(tmp_path, monkeypatch):
+    video = _write_video(tmp_path / "v.avi", 12)
+    flows = []
+    original = extraction.FlowComputer.__call__
+
+    def counting(self, prev, nxt):
+        flows.append(1)
+        return original(self, prev, nxt)
+
+    monkeypatch.setattr(extraction.FlowComputer, "__call__", counting)
+    configs = [_small_dt(), _small_dt(channels=("hof",), sampler="dense",
+                                      sampler_params={"sizes": (16,), "lengths": (4,)},
+                                      grid="laptev")]
+    extraction.extract_videos(video, configs)
+    assert len(flows) == 10 - 1  # max_frames=10: one flow per frame pair for both
+
+
+def test_siblings_are_cached_in_the_same_pass(tmp_path, monkeypatch):
+    from baselines.extraction import extract_to_cache
+
+    video = _write_video(tmp_path / "v.avi", 12)
+    main, sibling = _small_dt(), _small_dt(channels=("hog",))
+    cache = tmp_path / "cache"
+    (handle,) = extract_to_cache([video], main, cache_dir=cache, also=(main, sibling))
+    assert len(list((cache / "descriptors").rglob("*.npz"))) == 2
+    passes = []
+    monkeypatch.setattr(extraction, "extract_video", lambda *a, **k: passes.append(a))
+    monkeypatch.setattr(extraction, "extract_videos", lambda *a, **k: passes.append(a))
+    (again,) = extract_to_cache([video], sibling, cache_dir=cache)
+    assert passes == []  # the sibling's descriptors were already there
+    _same(again.load(), extract_video(video, sibling))
+    _same(handle.load(), extract_video(video, main))
