@@ -42,13 +42,15 @@ __all__ = ["run_unit"]
 
 
 def _method_context(manifest: Manifest, config: RunConfig, work_dir: Path):
-    from bench.methods import MethodContext
+    from bench.methods import MethodContext, get_method
 
+    run_methods = {name: {**get_method(name).default_params, **config.method_params.get(name, {})}
+                   for name in config.methods or []}
     return MethodContext(
         seed=config.seed, quick=config.quick, device=config.device, jobs=int(config.jobs),
         cache_dir=cache_home() / "cache", progress=not config.quiet,
         classes=list(manifest.classes), allow_flip=bool(manifest.meta.get("allow_flip", True)),
-        work_dir=work_dir, options=dict(config.options),
+        work_dir=work_dir, options=dict(config.options), run_methods=run_methods,
     )
 
 
