@@ -1,11 +1,12 @@
-"""Where actbench keeps what it can recompute: generated videos, descriptors, decoded clips."""
+"""Where actbench keeps things: what it can recompute (generated videos, descriptors, decoded
+clips) under the cache home, and the committed release records under ``reports/``."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-__all__ = ["cache_home"]
+__all__ = ["cache_home", "release_record"]
 
 
 def cache_home(home: str | os.PathLike | None = None) -> Path:
@@ -17,3 +18,12 @@ def cache_home(home: str | os.PathLike | None = None) -> Path:
     if home is not None:
         return Path(home)
     return Path(os.environ.get("ACTBENCH_HOME") or Path.home() / ".cache" / "actbench")
+
+
+def release_record(quick: bool = True, reports_dir: str | os.PathLike = "reports") -> Path:
+    """The committed record of this version: ``reports/<version>/quick`` (the run the CI gate
+    reruns) or, with ``quick=False``, ``reports/<version>`` (the default run's record)."""
+    from bench import __version__
+
+    record = Path(reports_dir) / __version__
+    return record / "quick" if quick else record

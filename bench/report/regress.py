@@ -15,16 +15,16 @@ import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from bench.paths import release_record
 from bench.report.compare import DEFAULT_TOLERANCE, compare_runs, comparison_markdown
 
 __all__ = ["default_record", "regress", "calibrate"]
 
 
 def default_record(reports_dir: str | os.PathLike = "reports") -> Path:
-    """``reports/<bench.__version__>/quick``: the record the CI gate reruns."""
-    from bench import __version__
-
-    return Path(reports_dir) / __version__ / "quick"
+    """``reports/<bench.__version__>/quick``: the record the CI gate reruns
+    (:func:`bench.paths.release_record`)."""
+    return release_record(quick=True, reports_dir=reports_dir)
 
 
 def regress(record: str | os.PathLike | None = None, *, rerun: Callable[..., Path], out: str | os.PathLike | None = None,

@@ -4,7 +4,8 @@ A run directory holds everything a run produced and everything its report needs,
 copy of it on another machine regenerates ``report.md`` with nothing else present::
 
     run.json          config, seed, versions, commit, environment, dataset + fold fingerprints,
-                      method cards, task, run-directory format (:data:`FORMAT_VERSION`)
+                      method cards, task, run-directory format (:data:`FORMAT_VERSION`), and
+                      optionally the runner's ``estimate`` of the run's duration
     results.csv       tidy: method x fold x metric, with intervals (:data:`RESULT_COLUMNS`)
     predictions.csv   the task's predictions (recognition: :mod:`bench.tasks.recognition`)
     failures.csv      every video or unit that failed (:data:`FAILURE_COLUMNS`)
@@ -17,9 +18,11 @@ copy of it on another machine regenerates ``report.md`` with nothing else presen
                       (``failed`` + ``error.txt`` when the method raised), work/ while running
 
 The runner, the report, the comparison and the gate all go through this module, so they agree
-on names, columns and parsing. Every write is atomic (:mod:`bench.atomic`). It is longer than
-the project's usual ~400 lines on purpose: the format has one owner, and splitting its writer
-from its reader would put the names and columns back in two places.
+on names, columns and parsing. Readers take what they need from ``run.json`` and ignore keys
+they do not know, so an optional key (``estimate``, ``noise``, ``peak_memory``) is added
+without a new :data:`FORMAT_VERSION`. Every write is atomic (:mod:`bench.atomic`). It is
+longer than the project's usual ~400 lines on purpose: the format has one owner, and splitting
+its writer from its reader would put the names and columns back in two places.
 """
 
 from __future__ import annotations
@@ -63,6 +66,7 @@ __all__ = [
     "RunData",
     "load_run",
     "read_run_record",
+    "read_unit_timings",
     "write_run_record",
     "csv_text",
     "format_number",
@@ -391,6 +395,16 @@ def _legacy_clips(run_dir: Path, run: dict[str, Any]) -> pd.DataFrame | None:
         return None
     path = Path(path) if Path(path).is_absolute() else run_dir / path
     return pd.read_csv(path, dtype={"video_id": str}) if path.is_file() else None
+
+
+def read_unit_timings(run_dir: str | os.PathLike) -> dict[Unit, dict[str, Any]]:
+    """``{unit: parsed timing.json}`` of the units that have one (finished units), by name.
+
+    Cheaper than :func:`load_run` when only the timings are needed (the runner's duration
+    estimate reads a release record's); ``{}`` when there is no ``units/`` folder.
+    """
+    return {Unit.from_name(path.parent.name): json.loads(path.read_text(encoding="utf-8"))
+            for path in sorted((Path(run_dir) / UNITS_DIR).glob(f"*/{TIMING_FILE}"))}
 
 
 def _read_units(run_dir: Path) -> list[UnitRecord]:

@@ -12,6 +12,11 @@ on; such a unit gets no ``done`` marker, so ``--resume`` tries it again.
 
 ``run.json`` records, at the end of the run, the peak memory of the process under
 ``peak_memory`` (:func:`bench.run.memory.peak_memory_mib`).
+
+Before the first unit the runner estimates the duration of the units left to run from
+per-video rates (:mod:`bench.run.estimate`), prints it (unless ``quiet``) and records it in
+``run.json`` under ``estimate``; every unit that did not fail updates this machine's rates.
+The ``units`` bar advances by each unit's estimated seconds and shows the time left.
 """
 
 from __future__ import annotations
@@ -19,12 +24,14 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from bench.data.manifest import Manifest
 from bench.device import resolve_device
+from bench.run import estimate as est
 from bench.run import rundir
 from bench.run.config import (
     FailureRateExceeded,
@@ -132,36 +139,119 @@ def _check_resume(previous: dict[str, Any], record: dict[str, Any], folds: Seque
             )
 
 
-def _run_units(units: Sequence[Unit], manifest: Manifest, config: RunConfig, run_dir: Path,
-               record: dict[str, Any], probe_rows: list[list[str]]) -> dict[str, str]:
-    """Run the units not done yet; returns ``{unit name: "done" | "failed"}``."""
-    from tqdm.auto import tqdm
+def _rate_key(config: RunConfig, record: dict[str, Any]) -> str:
+    environment = record.get("environment") or {}
+    return est.rate_key(config.dataset, config.dataset_options.get("preset"), config.quick,
+                        environment.get("device", config.device),
+                        environment.get("simulated_isa"))
 
-    statuses: dict[str, str] = {}
-    bar = tqdm(units, desc="units", unit="unit", disable=config.quiet, file=sys.stderr)
-    for unit in bar:
-        bar.set_postfix_str(unit.name)
-        if rundir.unit_is_done(run_dir, unit):
+
+def _estimate(config: RunConfig, record: dict[str, Any], units: Sequence[Unit],
+              run_dir: Path) -> est.Estimate:
+    """The duration of the units not done yet, from this machine's rates, else the record's."""
+    from bench import __version__
+
+    folds = sorted({unit.fold for unit in units})
+    counts = {f: record["dataset"]["folds"][str(f)]["counts"] for f in folds}
+    methods = list(dict.fromkeys(unit.method for unit in units))
+    rates = est.lookup_rates(methods, _rate_key(config, record), est.read_rates(est.rates_path()),
+                             est.record_rates(est.record_dir(config.quick), __version__))
+    done = {(u.method, u.fold) for u in units if rundir.unit_is_done(run_dir, u)}
+    return est.estimate_run(methods, {f: c["train"] for f, c in counts.items()},
+                            {f: c["test"] for f, c in counts.items()}, folds, rates, skip=done)
+
+
+class _UnitsBar:
+    """The ``units`` bar: advanced by each unit's estimated seconds, with the time left.
+
+    The time left is the estimate of the units not finished, scaled by how long the finished
+    ones really took against their estimate once they make up a tenth of it (before that, one
+    small unit's overhead would swing it). Without any known rate it counts units.
+    """
+
+    def __init__(self, units: Sequence[Unit], duration: est.Estimate, quiet: bool):
+        from tqdm.auto import tqdm
+
+        self.weights = {u: duration.unit_s.get((u.method, u.fold)) or 0.0 for u in units}
+        self.total = sum(self.weights.values())
+        self.left, self.done, self.count = self.total, 0, len(units)
+        self.estimated, self.real = 0.0, 0.0
+        self.bar = tqdm(total=self.total or self.count, desc="units", disable=quiet,
+                        file=sys.stderr,
+                        bar_format="{desc}: {percentage:3.0f}%|{bar}| [{elapsed}{postfix}]")
+        self._show()
+
+    def _show(self) -> None:
+        text = f"{self.done}/{self.count} units"
+        if self.total and self.left > 0:
+            ratio = self.real / self.estimated if self.estimated >= 0.1 * self.total else 1.0
+            text += f", {est.human_duration(self.left * ratio)} left"
+        self.bar.set_postfix_str(text)
+
+    def start(self, unit: Unit) -> None:
+        self.bar.set_description_str(f"units: {unit.method} fold {unit.fold}", refresh=False)
+        self._show()
+
+    def finish(self, unit: Unit, seconds: float | None) -> None:
+        """``seconds``: how long the unit took, ``None`` when it failed (not used to scale)."""
+        weight = self.weights.get(unit, 0.0)
+        if seconds is not None and weight:
+            self.estimated, self.real = self.estimated + weight, self.real + seconds
+        self.left, self.done = max(0.0, self.left - weight), self.done + 1
+        self.bar.update(weight if self.total else 1)
+        self._show()
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _update_rates(config: RunConfig, record: dict[str, Any], unit: Unit,
+                  timing: dict[str, Any]) -> None:
+    """This machine's rates learn from a finished unit; a failure to write only warns."""
+    try:
+        est.update_rates(est.rates_path(), unit.method, _rate_key(config, record), timing,
+                         measured=utc_now().date().isoformat(), jobs=int(config.jobs))
+    except OSError as exc:
+        _log(f"[actbench] could not update the rates file {est.rates_path()}: {exc}")
+
+
+def _run_units(units: Sequence[Unit], manifest: Manifest, config: RunConfig, run_dir: Path,
+               record: dict[str, Any], probe_rows: list[list[str]],
+               duration: est.Estimate) -> dict[str, str]:
+    """Run the units not done yet; returns ``{unit name: "done" | "failed"}``."""
+    statuses = {unit.name: "done" for unit in units if rundir.unit_is_done(run_dir, unit)}
+    bar = _UnitsBar([unit for unit in units if unit.name not in statuses], duration,
+                    config.quiet)
+    try:
+        for unit in units:
+            if unit.name in statuses:
+                continue
+            bar.start(unit)
+            fingerprint = record["dataset"]["folds"][str(unit.fold)]["fingerprint"]
+            started = time.perf_counter()
+            try:
+                timing = run_unit(unit, manifest, config, run_dir, fingerprint)
+            except Exception as exc:  # noqa: BLE001 - a broken method must not stop the run
+                reason = rundir.write_unit_failure(run_dir, unit, exc)
+                statuses[unit.name] = "failed"
+                bar.finish(unit, None)
+                _log(f"[actbench] {unit.name} failed: {reason} "
+                     f"(traceback in {unit.directory(run_dir) / 'error.txt'})")
+                continue
             statuses[unit.name] = "done"
-            continue
-        fingerprint = record["dataset"]["folds"][str(unit.fold)]["fingerprint"]
-        try:
-            timing = run_unit(unit, manifest, config, run_dir, fingerprint)
-        except Exception as exc:  # noqa: BLE001 - a broken method must not stop the run
-            reason = rundir.write_unit_failure(run_dir, unit, exc)
-            statuses[unit.name] = "failed"
-            _log(f"[actbench] {unit.name} failed: {reason} "
-                 f"(traceback in {unit.directory(run_dir) / 'error.txt'})")
-            continue
-        statuses[unit.name] = "done"
-        n_fold, n_bad = timing["n_fold_videos"], timing["n_failed_videos"]
-        if n_fold and n_bad / n_fold > config.max_failure_rate:
-            rundir.merge_units(run_dir, units, probe_rows)
-            unit_failures = rundir.read_unit_failures(run_dir, unit)
-            raise FailureRateExceeded(failure_message(
-                n_bad, n_fold, config.max_failure_rate, [(r[2], r[4]) for r in unit_failures],
-                f"inside method {unit.method!r} on fold {unit.fold}", run_dir))
-    return statuses
+            bar.finish(unit, time.perf_counter() - started)
+            n_fold, n_bad = timing["n_fold_videos"], timing["n_failed_videos"]
+            if n_fold and n_bad / n_fold > config.max_failure_rate:
+                rundir.merge_units(run_dir, units, probe_rows)
+                unit_failures = rundir.read_unit_failures(run_dir, unit)
+                raise FailureRateExceeded(failure_message(
+                    n_bad, n_fold, config.max_failure_rate,
+                    [(r[2], r[4]) for r in unit_failures],
+                    f"inside method {unit.method!r} on fold {unit.fold}", run_dir))
+            _update_rates(config, record, unit, timing)
+    finally:
+        bar.close()
+    return {unit.name: statuses[unit.name] for unit in units}
 
 
 def run_benchmark(config: RunConfig, resume_dir: str | os.PathLike | None = None) -> Path:
@@ -232,12 +322,16 @@ def run_benchmark(config: RunConfig, resume_dir: str | os.PathLike | None = None
     if previous is not None:
         _check_resume(previous, record, folds, run_dir)
         record["resumed"] = [*previous.get("resumed", []), created]
+    units = [Unit(method, fold) for method in config.methods or [] for fold in folds]
+    duration = _estimate(config, record, units, run_dir)
+    record["estimate"] = duration.to_dict()
     rundir.write_run_record(run_dir, record)
     rundir.write_clips(run_dir, manifest.clip_metadata())
+    if not config.quiet and duration.unit_s:
+        _log(f"[actbench] {duration.line()}")
 
-    units = [Unit(method, fold) for method in config.methods or [] for fold in folds]
     try:
-        statuses = _run_units(units, manifest, config, run_dir, record, probe_rows)
+        statuses = _run_units(units, manifest, config, run_dir, record, probe_rows, duration)
     except KeyboardInterrupt:
         _log(f"[actbench] interrupted; finished units are kept. Resume with:\n"
              f"  python -m bench run --resume {run_dir}")

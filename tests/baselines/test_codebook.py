@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from baselines.codebook import BACKENDS, fit_codebook, nearest_word, quantisation_error
-from baselines.encoders import BagOfWords, VLAD
+from baselines.encoders import VLAD, BagOfWords
 
 
 def _clustered(rng, n=3000, k=12, dim=8):
