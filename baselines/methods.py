@@ -43,6 +43,8 @@ METHOD_NAMES = (
 #: Training descriptors per channel that the encoders learn from (Laptev et al. 2008 cluster
 #: a subset of 100 000 features).
 _ENCODER_SAMPLE = 100_000
+#: At most this many codebook words per training video (:meth:`_fitted_encoder`).
+WORDS_PER_VIDEO = 20
 
 
 # ------------------------------------------------------------------ encoders & classifiers
@@ -209,9 +211,14 @@ class ClassicalVideoClassifier(BaseEstimator):
             return int(enc.codebook_.shape[0])
         return int(2 * enc.gmm_.means_.size)
 
-    def _fitted_encoder(self, channel: str, n: int, sample: np.ndarray):
-        """Fit the channel's encoder on ``sample`` (drawn from ``n`` training descriptors),
-        shrinking it when the training set has few descriptors.
+    def _fitted_encoder(self, channel: str, n: int, sample: np.ndarray, n_videos: int):
+        """Fit the channel's encoder on ``sample`` (drawn from ``n`` training descriptors of
+        ``n_videos`` videos), shrinking it when the training set is small.
+
+        A bag-of-words codebook has at most :data:`WORDS_PER_VIDEO` words per training video:
+        the papers' 4000 words come with hundreds of training videos (Laptev et al. 2008:
+        4000 words for Hollywood's 219), and 4000 words from the 32 videos of a small folder
+        dataset would be histograms of mostly empty bins at ten times the k-means cost.
 
         A codebook cannot have more words than descriptors, PCA more dimensions than
         descriptors, and a diagonal GMM needs at least as many descriptors per Gaussian as it
@@ -226,7 +233,7 @@ class ClassicalVideoClassifier(BaseEstimator):
                 "short or static for this sampler (use longer clips or a denser sampler)"
             )
         if self.encoding == "bow":
-            n_words = min(self.n_words, n)
+            n_words = min(self.n_words, n, max(2, WORDS_PER_VIDEO * int(n_videos)))
             self.encoder_sizes_[channel] = {"n_words": n_words}
             enc = BagOfWords(n_words=max(2, n_words), max_descriptors=_ENCODER_SAMPLE,
                              random_state=self.random_state)
@@ -289,7 +296,8 @@ class ClassicalVideoClassifier(BaseEstimator):
                 samples = self._training_samples(handles)
             with stage("codebook / GMM fit"):
                 for c in self._channels():
-                    self.encoders_[c] = self._fitted_encoder(c, n_total, samples.pop(c))
+                    self.encoders_[c] = self._fitted_encoder(c, n_total, samples.pop(c),
+                                                             n_videos=len(handles))
             del samples
             self.channel_dims_ = [self._code_dim(c) for c in self._channels()]
             with stage("encoding"):
@@ -471,8 +479,8 @@ def _protocol(name: str, flow: str = "farneback") -> str:
     }[sampler]
     cells = {"dalal_triggs": "one frame, 3x3 cells, 9 unsigned bins, L2",
              "laptev": "3x3x2 cells, L2", "densetrack": "2x2x3 cells, RootSIFT"}[grid]
-    enc = ("bag of words (k-means, 4000 words per channel), multichannel chi2 SVM"
-           if encoding == "bow" else
+    enc = ("bag of words (k-means, 4000 words per channel, at most 20 per training video), "
+           "multichannel chi2 SVM" if encoding == "bow" else
            "PCA to D/2 + improved Fisher vectors (256 GMM components), linear SVM")
     return (f"{where}; descriptors {'/'.join(channels)} ({cells}); {enc}; {flow_text}; "
             "frames resized to 120 px short side; SVM C chosen by CV on the training set; "

@@ -212,3 +212,15 @@ def test_the_run_s_other_classical_methods_are_extracted_in_the_same_pass():
     alone = _build("hog_bow_svm", MethodContext(quick=True, cache_dir=None, progress=False))
     assert alone.co_extract == ()
     assert alone.extractor == est.extractor
+
+
+def test_the_codebook_follows_the_number_of_training_videos():
+    from baselines.methods import WORDS_PER_VIDEO, ClassicalVideoClassifier
+
+    est = ClassicalVideoClassifier(encoding="bow", n_words=4000)
+    est.encoder_sizes_ = {}
+    sample = np.random.default_rng(0).random((5000, 4))
+    est._fitted_encoder("hog", 5000, sample, n_videos=3)
+    assert est.encoder_sizes_["hog"]["n_words"] == 3 * WORDS_PER_VIDEO
+    est._fitted_encoder("hog", 5000, sample, n_videos=1000)
+    assert est.encoder_sizes_["hog"]["n_words"] == 4000  # the paper's size when data allows
