@@ -33,7 +33,8 @@ from bench.paths import cache_home, release_record
 from bench.run import rundir
 
 __all__ = ["Rate", "Estimate", "RATES_FILE", "rates_path", "rate_key", "rate_from_timing",
-           "warm_caches", "read_rates", "update_rates", "record_dir", "record_rates",
+           "warm_caches", "read_rates", "update_rates", "record_dir", "record_version",
+           "record_rates",
            "lookup_rates", "estimate_run", "human_duration"]
 
 RATES_FILE = "rates.json"
@@ -138,10 +139,31 @@ def update_rates(path: str | os.PathLike, method: str, key: str, timing: Mapping
     return True
 
 
+def _version_key(name: str) -> tuple[int, ...] | None:
+    parts = name.split(".")
+    return tuple(int(p) for p in parts) if all(p.isdigit() for p in parts) else None
+
+
 def record_dir(quick: bool, reports_dir: str | os.PathLike = "reports") -> Path:
-    """The release record of this version whose configuration matches ``quick``
-    (:func:`bench.paths.release_record`)."""
-    return release_record(quick=quick, reports_dir=reports_dir)
+    """The release record whose configuration matches ``quick``: this version's
+    (:func:`bench.paths.release_record`), else the newest earlier release's that exists
+    (a version whose record is not made yet still estimates from the last one)."""
+    own = release_record(quick=quick, reports_dir=reports_dir)
+    if (own / "run.json").is_file() or not Path(reports_dir).is_dir():
+        return own
+    versions = [(key, entry.name) for entry in Path(reports_dir).iterdir()
+                if (key := _version_key(entry.name)) is not None]
+    for _, name in sorted(versions, reverse=True):
+        candidate = Path(reports_dir) / name / ("quick" if quick else "")
+        if (candidate / "run.json").is_file():
+            return candidate
+    return own
+
+
+def record_version(record: str | os.PathLike) -> str:
+    """The release version a record folder belongs to (``reports/<version>[/quick]``)."""
+    path = Path(record)
+    return path.parent.name if path.name == "quick" else path.name
 
 
 def record_rates(record: str | os.PathLike, version: str) -> dict[str, Rate]:

@@ -149,13 +149,12 @@ def _rate_key(config: RunConfig, record: dict[str, Any]) -> str:
 def _estimate(config: RunConfig, record: dict[str, Any], units: Sequence[Unit],
               run_dir: Path) -> est.Estimate:
     """The duration of the units not done yet, from this machine's rates, else the record's."""
-    from bench import __version__
-
     folds = sorted({unit.fold for unit in units})
     counts = {f: record["dataset"]["folds"][str(f)]["counts"] for f in folds}
     methods = list(dict.fromkeys(unit.method for unit in units))
+    record_path = est.record_dir(config.quick)
     rates = est.lookup_rates(methods, _rate_key(config, record), est.read_rates(est.rates_path()),
-                             est.record_rates(est.record_dir(config.quick), __version__))
+                             est.record_rates(record_path, est.record_version(record_path)))
     done = {(u.method, u.fold) for u in units if rundir.unit_is_done(run_dir, u)}
     return est.estimate_run(methods, {f: c["train"] for f, c in counts.items()},
                             {f: c["test"] for f, c in counts.items()}, folds, rates, skip=done)

@@ -274,3 +274,18 @@ def test_the_release_record_is_the_fallback(tiny_root, tmp_path, monkeypatch, pr
     got = _run(tiny_root, tmp_path / "run", quiet=True)["estimate"]
     assert got["by_method"]["chance"]["source"] == "from the 0.0.1 record"
     assert got["total_s"] == pytest.approx(2.0 * 2 + 1.0 * 2)
+
+
+def test_a_version_without_its_record_estimates_from_the_newest_earlier_one(tmp_path):
+    from bench import __version__
+
+    for version in ("0.0.9", "0.1.0", "0.1.10"):
+        (tmp_path / version / "quick").mkdir(parents=True)
+        (tmp_path / version / "quick" / "run.json").write_text("{}")
+        (tmp_path / version / "run.json").write_text("{}")
+    (tmp_path / "notes").mkdir()
+    if not (tmp_path / __version__ / "run.json").exists():
+        assert est.record_dir(True, tmp_path) == tmp_path / "0.1.10" / "quick"
+        assert est.record_dir(False, tmp_path) == tmp_path / "0.1.10"
+    assert est.record_version(tmp_path / "0.1.10" / "quick") == "0.1.10"
+    assert est.record_version(tmp_path / "0.1.10") == "0.1.10"
