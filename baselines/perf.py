@@ -194,7 +194,7 @@ def _codebook_vs_minibatch(quick: bool) -> dict:
                 "sklearn.cluster.MiniBatchKMeans(n_init=3)", ref_s, ours_err - ref_err,
                 ">= 10x faster on 2 threads at quantisation error within 1 %",
                 bool(speedup >= 10 and ratio <= 1.01),
-                f"faiss Lloyd k-means ({words} words, k-means++ seeds) on 2 threads; "
+                f"faiss Lloyd k-means ({words} words, random start) on 2 threads; "
                 f"quantisation error {ours_err:.5g} vs {ref_err:.5g} ({ratio:.4f}x); "
                 "max_abs_diff is the error difference")
 

@@ -24,13 +24,13 @@ def test_nearest_word_is_the_argmin_of_squared_distances(backend):
     assert nearest_word(descriptors[:0], codebook, backend=backend).shape == (0,)
 
 
-def test_faiss_quantises_as_well_as_minibatch_kmeans():
-    sample = _clustered(np.random.default_rng(1))
-    errors = {b: quantisation_error(sample, fit_codebook(sample, 24, seed=0, backend=b))
+def test_faiss_quantises_as_well_as_minibatch_kmeans_on_descriptor_like_data():
+    from baselines.perf import _descriptor_sample
+
+    sample = _descriptor_sample(6000, 24, seed=1)
+    errors = {b: quantisation_error(sample, fit_codebook(sample, 60, seed=0, backend=b))
               for b in BACKENDS}
-    # the within-cluster variance of the generator is dim * 1 = 8: both reach it
     assert errors["faiss"] <= 1.01 * errors["sklearn"]
-    assert errors["faiss"] < 8.0 * 1.05
 
 
 def test_faiss_codebook_is_deterministic_for_a_seed():
