@@ -246,18 +246,18 @@ class _OneVsRestSVM(ClassifierMixin, BaseEstimator):
 
     def _select_C(self, state, y, groups, n_classes) -> tuple[float, dict]:
         grid = [float(c) for c in self.C_grid]
-        splits = list(self._splitter(y, groups))
-        mean_scores = {}
-        for C in grid:
-            fold_scores = []
-            for train, test in splits:
-                features_train, features_test = self._split_features(state, train, test)
+        fold_scores: dict[float, list[float]] = {C: [] for C in grid}
+        # the kernels of a split are computed once and shared by every C of the grid (the
+        # distances behind them once for all splits, in _prepare)
+        for train, test in self._splitter(y, groups):
+            features_train, features_test = self._split_features(state, train, test)
+            for C in grid:
                 estimators = self._fit_binaries(
                     lambda C=C: self._make_binary(C), features_train, y[train], n_classes
                 )
                 predicted = self._scores(estimators, features_test, test.size).argmax(axis=1)
-                fold_scores.append(np.mean(predicted == y[test]))
-            mean_scores[C] = float(np.mean(fold_scores))
+                fold_scores[C].append(np.mean(predicted == y[test]))
+        mean_scores = {C: float(np.mean(fold_scores[C])) for C in grid}
         best = max(grid, key=lambda c: (mean_scores[c], -c))  # ties: the smallest C
         return best, mean_scores
 
