@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["BACKENDS", "fit_codebook", "nearest_word", "quantisation_error"]
+__all__ = ["BACKENDS", "check_backend", "fit_codebook", "nearest_word", "quantisation_error"]
 
 #: The k-means backends: ``faiss`` (the default) and ``sklearn`` (the reference).
 BACKENDS = ("faiss", "sklearn")
@@ -36,9 +36,11 @@ BACKENDS = ("faiss", "sklearn")
 FAISS_ITERATIONS = 10
 
 
-def _check_backend(backend: str) -> None:
+def check_backend(backend: str, owner: str = "fit_codebook") -> None:
+    """Refuse a backend not in :data:`BACKENDS` (``owner`` names who was given it)."""
     if backend not in BACKENDS:
-        raise ValueError(f"unknown k-means backend {backend!r}; use one of {BACKENDS}")
+        raise ValueError(f"The 'backend' parameter of {owner} must be one of {BACKENDS}. "
+                         f"Got {backend!r} instead.")
 
 
 def fit_codebook(sample: np.ndarray, n_words: int, *, seed: int = 0,
@@ -53,7 +55,7 @@ def fit_codebook(sample: np.ndarray, n_words: int, *, seed: int = 0,
     (``python -m bench perf --only codebook``). ``sklearn``: ``MiniBatchKMeans(n_init=3,
     batch_size=max(1024, 2 * n_words))``, k-means++ initialisation.
     """
-    _check_backend(backend)
+    check_backend(backend)
     if backend == "sklearn":
         from sklearn.cluster import MiniBatchKMeans
 
@@ -73,7 +75,7 @@ def fit_codebook(sample: np.ndarray, n_words: int, *, seed: int = 0,
 def nearest_word(descriptors: np.ndarray, codebook: np.ndarray, *,
                  backend: str = "faiss") -> np.ndarray:
     """Index of the nearest codebook row (squared Euclidean) of each descriptor, int64."""
-    _check_backend(backend)
+    check_backend(backend, "nearest_word")
     if descriptors.shape[0] == 0:
         return np.empty(0, dtype=np.int64)
     if backend == "sklearn":

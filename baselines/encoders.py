@@ -26,7 +26,7 @@ from sklearn.decomposition import PCA
 from sklearn.mixture import GaussianMixture
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from baselines.codebook import BACKENDS, fit_codebook, nearest_word
+from baselines.codebook import check_backend, fit_codebook, nearest_word
 
 __all__ = ["BagOfWords", "FisherVector", "VLAD", "as_descriptor_sets"]
 
@@ -136,9 +136,7 @@ class _CodebookEncoder(_SetEncoder):
         owner = type(self).__name__
         _check_int(self.n_words, "n_words", owner, 2)
         _check_int(self.max_descriptors, "max_descriptors", owner, 1)
-        if self.backend not in BACKENDS:
-            raise ValueError(f"The 'backend' parameter of {owner} must be one of {BACKENDS}. "
-                             f"Got {self.backend!r} instead.")
+        check_backend(self.backend, owner)
 
     def _fit_sample(self, sample: np.ndarray) -> None:
         if sample.shape[0] < self.n_words:

@@ -2,8 +2,8 @@
 
 :func:`extract_video` decodes one video with :func:`bench.data.video.iter_frames`, computes the
 optical flow of each frame pair once (shared by HOF and the MBH channels, and, through
-:func:`extract_videos`, by every configuration of a run that decodes the video the same way), builds per-frame
-integral histograms of every channel, asks a sampler (:mod:`baselines.sampling`) for tubes
+:func:`extract_videos`, by every configuration of a run that decodes the video the same
+way), builds per-frame integral histograms of every channel, asks a sampler (:mod:`baselines.sampling`) for tubes
 and pools them into descriptors (:mod:`baselines.spacetime`). It holds only a sliding window
 of ``pre + chunk + post + 1`` frames, so memory does not grow with the video's length.
 
@@ -233,7 +233,7 @@ def extract_video(
        descriptors for action recognition", IJCV 103(1), 2013, doi:10.1007/s11263-012-0594-8.
     """
     with _one_thread_per_video():
-        return _extract_video(path, config, max_window)
+        return _extract_group(path, [config], max_window)[0]
 
 
 class _Pipeline:
@@ -409,10 +409,6 @@ def extract_videos(path: str | os.PathLike, configs) -> list[dict[str, np.ndarra
     return out  # type: ignore[return-value]
 
 
-def _extract_video(path, config: ExtractorConfig, max_window: list | None):
-    return _extract_group(path, [config], max_window)[0]
-
-
 # ------------------------------------------------------------------ cache
 def cache_key(path: str | os.PathLike, config: ExtractorConfig) -> str:
     """SHA-256 of the video's identity (absolute path, size, mtime) and the parameters."""
@@ -464,24 +460,22 @@ def _cached_features(path: str, config: ExtractorConfig, cache_dir: str | None,
         feats = _load_entry(file) if file is not None else None
     if feats is not None:
         return feats, file
-    if file is None or not also:
-        feats = extract_video(path, config)
-        if file is not None:
-            with stage("cache write"):
-                _save(file, feats)
-        return feats, file
-    siblings: list[tuple[ExtractorConfig, Path]] = []
+    if file is None:
+        return extract_video(path, config), None
+    entries = [(config, file)]
     for other in also:
-        if other == config or any(other == seen for seen, _ in siblings):
+        if any(other == seen for seen, _ in entries):
             continue
         other_file = _cache_file(Path(cache_dir), cache_key(path, other))
         if not other_file.exists():
-            siblings.append((other, other_file))
-    results = extract_videos(path, [config, *(c for c, _ in siblings)])
+            entries.append((other, other_file))
+    if len(entries) == 1:
+        results = [extract_video(path, config)]
+    else:
+        results = extract_videos(path, [c for c, _ in entries])
     with stage("cache write"):
-        _save(file, results[0])
-        for (_, other_file), other_feats in zip(siblings, results[1:], strict=True):
-            _save(other_file, other_feats)
+        for (_, entry_file), entry_feats in zip(entries, results, strict=True):
+            _save(entry_file, entry_feats)
     return results[0], file
 
 

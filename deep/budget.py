@@ -100,9 +100,8 @@ def resolve_budget(n_clips: int, batch_size: int, epochs: int, *,
     total = n_epochs * steps_per_epoch
     stretch = n_epochs / epochs
     warmup = min(total, int(round(warmup_epochs * stretch * steps_per_epoch)))
-    resolved_patience = None
-    if patience is not None:
-        resolved_patience = patience if bound == "none" else max(1, math.ceil(patience * stretch))
+    # unbounded, stretch is 1 and the recipe's patience stands
+    resolved_patience = None if patience is None else max(1, math.ceil(patience * stretch))
     return Budget(
         epochs=n_epochs, steps=total, steps_per_epoch=steps_per_epoch, warmup_steps=warmup,
         patience=resolved_patience,

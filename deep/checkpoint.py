@@ -3,9 +3,9 @@
 A long training run can be interrupted (a killed job, a pre-empted machine). After an epoch
 the estimator writes ``checkpoint_last.pt`` into its ``work_dir`` (after the first epoch, then
 at most every :data:`MIN_INTERVAL_S` seconds, and after the last: a small dataset runs
-hundreds of two-step epochs, where a write per epoch would cost more than the epoch): the model, optimizer,
-scheduler and gradient-scaler states, the global torch RNG state, the history so far and the
-loop's state (the epoch count and the :class:`deep.early_stopping.EarlyStopping` state). A
+hundreds of two-step epochs, where a write per epoch would cost more than the epoch): the
+model, optimizer, scheduler and gradient-scaler states, the global torch RNG state, the
+history so far and the loop's state (the epoch count and the :class:`deep.early_stopping.EarlyStopping` state). A
 later ``fit`` with the same data and parameters resumes from it and ends with the same weights
 as an uninterrupted run. The file is written atomically (:func:`bench.atomic.atomic_path`),
 so an interruption while writing leaves the previous checkpoint intact, and by rank 0 only

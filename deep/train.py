@@ -208,8 +208,8 @@ class VideoClassifier(ClassifierMixin, BaseEstimator):
         The training budget as resolved for this fit (:class:`deep.budget.Budget`):
         ``epochs``, ``steps`` (optimisation steps over all epochs), ``steps_per_epoch``,
         ``warmup_steps``, ``patience`` and ``patience_steps``, the ``bound`` that decided the
-        steps, ``min_steps`` / ``max_steps``, and whether a validation split was used; the runner keeps it in ``timing.json`` so the report can judge
-        convergence against it.
+        steps, ``min_steps`` / ``max_steps``, and whether a validation split was used; the
+        runner keeps it in ``timing.json`` so the report can judge convergence against it.
     best_epoch_ : int
     cost_ : dict
         ``params``, ``flops_per_clip`` (FLOPs, not MACs, per input clip of the training

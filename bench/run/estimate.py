@@ -7,12 +7,13 @@ epochs over the training set), so a rate times the next run's counts is a usable
 not a promise (codebooks, C selection and early stopping do not scale exactly). A method's
 rate comes, in this order, from
 
-1. ``rates.json`` in :func:`bench.paths.cache_home` (:func:`rates_path`): this machine's last finished unit of the
-   method under the same *key* (dataset and preset, quick or full configuration, device kind,
+1. ``rates.json`` in :func:`bench.paths.cache_home` (:func:`rates_path`): this machine's last
+   finished unit of the method under the same *key* (dataset and preset, quick or full configuration, device kind,
    simulated instruction set: what changes the cost of one video, not how many there are),
    rewritten atomically after every unit that did not fail;
 2. the release record of this version, ``reports/<version>/`` (``.../quick`` for a quick run),
-   looked up from the working directory as the regression gate looks up its record; an
+   looked up from the working directory as the regression gate looks up its record, or the
+   newest earlier release's when this version's is not made yet (:func:`record_dir`); an
    installed package without ``reports/`` has none;
 3. nowhere: the method's time is *unknown* and left out of the total.
 """
