@@ -34,6 +34,8 @@ __all__ = [
     "Harris3DSampler",
     "TrajectorySampler",
     "harris3d_response",
+    "gaussian_kernel",
+    "gaussian_smooth_volume",
     "trajectory_is_valid",
     "trajectory_shape",
     "make_sampler",
@@ -140,6 +142,37 @@ class DenseGridSampler:
 
 
 # ------------------------------------------------------------------ Harris3D
+def gaussian_kernel(sd: float, truncate: float = 4.0) -> np.ndarray:
+    """Normalised 1-D Gaussian of standard deviation ``sd``, radius ``int(truncate sd + 0.5)``.
+
+    The kernel of :func:`scipy.ndimage.gaussian_filter` (same radius rule, same weights).
+    """
+    radius = int(truncate * sd + 0.5)
+    x = np.arange(-radius, radius + 1, dtype=np.float64)
+    weights = np.exp(-0.5 * x * x / (sd * sd))
+    return weights / weights.sum()
+
+
+def gaussian_smooth_volume(volume: np.ndarray, sd_t: float, sd_s: float) -> np.ndarray:
+    """Separable Gaussian smoothing of a ``(T, H, W)`` float volume, mirrored at the borders.
+
+    The same filter as ``scipy.ndimage.gaussian_filter(volume, (sd_t, sd_s, sd_s),
+    mode="mirror")`` (same kernels, OpenCV's ``BORDER_REFLECT_101`` being scipy's ``mirror``),
+    equal to it up to floating-point rounding (tested), through OpenCV's vectorised separable
+    filter: the temporal pass filters the columns of the ``(T, H * W)`` view, the spatial pass
+    each frame. ``bench perf --only harris3d`` measures it against scipy.
+    """
+    v = np.ascontiguousarray(volume)
+    n_frames = v.shape[0]
+    one = np.ones(1, v.dtype)
+    k_t, k_s = gaussian_kernel(sd_t).astype(v.dtype), gaussian_kernel(sd_s).astype(v.dtype)
+    out = cv2.sepFilter2D(v.reshape(n_frames, -1), -1, one, k_t,
+                          borderType=cv2.BORDER_REFLECT_101).reshape(v.shape)
+    for i in range(n_frames):
+        out[i] = cv2.sepFilter2D(out[i], -1, k_s, k_s, borderType=cv2.BORDER_REFLECT_101)
+    return out
+
+
 def harris3d_response(
     volume: np.ndarray, sigma2: float, tau2: float, s: float = 2.0, k: float = 0.005
 ) -> np.ndarray:
@@ -165,17 +198,18 @@ def harris3d_response(
     -----
     Gradients are central differences of the Gaussian-smoothed volume (the paper uses the
     same scale-space derivatives up to discretisation), multiplied by ``sigma`` and ``tau``
-    (scale normalisation, so one threshold serves every scale). Borders are mirrored.
+    (scale normalisation, so one threshold serves every scale). Borders are mirrored. The
+    smoothing is :func:`gaussian_smooth_volume` (scipy's Gaussian filter through OpenCV).
     """
     v = np.asarray(volume, dtype=np.float64)
     sig, tau = math.sqrt(sigma2), math.sqrt(tau2)
-    smooth = ndimage.gaussian_filter(v, sigma=(tau, sig, sig), mode="mirror")
+    smooth = gaussian_smooth_volume(v, tau, sig)
     lt, ly, lx = np.gradient(smooth)
     lx, ly, lt = lx * sig, ly * sig, lt * tau  # scale-normalised derivatives
-    integ = (math.sqrt(s) * tau, math.sqrt(s) * sig, math.sqrt(s) * sig)
+    integ_t, integ_s = math.sqrt(s) * tau, math.sqrt(s) * sig
 
     def g(a):
-        return ndimage.gaussian_filter(a, sigma=integ, mode="mirror")
+        return gaussian_smooth_volume(a, integ_t, integ_s)
 
     xx, yy, tt = g(lx * lx), g(ly * ly), g(lt * lt)
     xy, xt, yt = g(lx * ly), g(lx * lt), g(ly * lt)

@@ -14,6 +14,8 @@ from baselines.sampling import (
     Harris3DSampler,
     TrajectorySampler,
     Window,
+    gaussian_kernel,
+    gaussian_smooth_volume,
     harris3d_response,
     make_sampler,
     trajectory_is_valid,
@@ -51,6 +53,30 @@ def _slow_harris(volume, sigma2, tau2, s, k):
         for j in range(3):
             mu[..., i, j] = ndimage.gaussian_filter(grads[i] * grads[j], integ, mode="mirror")
     return np.linalg.det(mu) - k * np.trace(mu, axis1=-2, axis2=-1) ** 3
+
+
+@pytest.mark.parametrize("sd", [0.7, 1.414, 2.0, 2.83])
+def test_gaussian_kernel_is_scipys(sd):
+    impulse = np.zeros(61)
+    impulse[30] = 1.0
+    # the filter's response to a unit impulse is its kernel
+    response = ndimage.gaussian_filter1d(impulse, sd, mode="constant")
+    kernel = gaussian_kernel(sd)
+    radius = len(kernel) // 2
+    np.testing.assert_allclose(kernel, response[30 - radius:31 + radius], rtol=1e-12)
+    assert response[:30 - radius].sum() == 0 and response[31 + radius:].sum() == 0
+
+
+@pytest.mark.parametrize("shape, sd_t, sd_s", [((28, 30, 40), 1.414, 2.0),
+                                               ((5, 17, 9), 2.83, 2.83),  # kernel > volume
+                                               ((40, 12, 64), 2.0, 4.0)])
+def test_volume_smoothing_matches_scipy_mirror_filter(shape, sd_t, sd_s):
+    vol = np.random.default_rng(1).random(shape)
+    want = ndimage.gaussian_filter(vol, (sd_t, sd_s, sd_s), mode="mirror")
+    np.testing.assert_allclose(gaussian_smooth_volume(vol, sd_t, sd_s), want, rtol=1e-12,
+                               atol=1e-15)
+    # the input is left as it was
+    np.testing.assert_array_equal(vol, np.random.default_rng(1).random(shape))
 
 
 def test_harris3d_response_matches_slow_reference():
