@@ -210,17 +210,17 @@ def assemble(rows: Sequence[Row], videos: Mapping[str, dict], classes: Sequence[
     kept = [r for r in rows if r.video_id not in skip]
     extras = sorted({key for r in kept for key in r.extras})
     frame = pd.DataFrame({
-        "video_id": pd.Series([r.video_id for r in kept], dtype=object),
+        "video_id": pd.Series([r.video_id for r in kept], dtype=object).astype(str),
         "t_start": pd.Series([r.t_start for r in kept], dtype=np.float64),
         "t_end": pd.Series([r.t_end for r in kept], dtype=np.float64),
-        "label": pd.Series([r.label for r in kept], dtype=object),
+        "label": pd.Series([r.label for r in kept], dtype=object).astype(str),
         **{key: pd.Series([r.extras.get(key) for r in kept], dtype=object) for key in extras},
     })
     is_amb = (frame["label"] == ambiguous_label).to_numpy() if ambiguous_label else \
         np.zeros(len(frame), dtype=bool)
     ids = sorted(v for v in videos if v not in skip)
     table = pd.DataFrame({
-        "video_id": pd.Series(ids, dtype=object),
+        "video_id": pd.Series(ids, dtype=object).astype(str),
         "subset": pd.Series([videos[v].get("subset") for v in ids], dtype=object),
         "duration": pd.Series([videos[v].get("duration", np.nan) for v in ids],
                               dtype=np.float64),

@@ -35,7 +35,8 @@ from bench.data.annotations.segments import (
 )
 from bench.data.datasets._common import require_file
 
-__all__ = ["ACTIVITYNET_SUBSETS", "VIDEO_PREFIXES", "read_activitynet", "taxonomy_leaves"]
+__all__ = ["ACTIVITYNET_SUBSETS", "VIDEO_PREFIXES", "read_activitynet", "taxonomy_leaves",
+           "json_entry_line"]
 
 #: The subsets of the official files.
 ACTIVITYNET_SUBSETS = ("training", "validation", "testing")
@@ -47,32 +48,41 @@ _FIX = ("Fix: an ActivityNet annotation file is {\"version\", \"taxonomy\", \"da
         "\"label\"}]}}}")
 
 
-class _Locator:
-    """The 1-based line of a video's entry or of one of its annotations, found in the text.
+def json_entry_line(text: str, key: str, index: int | None = None,
+                    list_key: str | None = "annotations") -> int | None:
+    """The 1-based line of the entry ``key`` of a JSON text, or of its ``index``-th list item.
 
-    Only used to word an error, so it searches the text instead of tracking positions while
-    parsing. Annotations are objects without nested objects, so the k-th ``{`` after a video's
-    ``"annotations": [`` opens its k-th annotation.
+    Only used to word errors, so it searches the text instead of tracking positions while
+    parsing: the first ``"<key>":`` opens the entry; its list is the one after ``list_key``
+    (or, with ``list_key=None``, the entry's own value), and the ``index``-th ``{`` after the
+    list's ``[`` opens the item, which holds for lists of flat objects such as ActivityNet's
+    annotations and results. ``None`` when the key is not found.
     """
+    found = re.search(re.escape(json.dumps(key)) + r"\s*:", text)
+    if found is None:
+        return None
+    pos = found.start()
+    if index is not None:
+        opener = (re.escape(json.dumps(list_key)) + r"\s*:\s*\[") if list_key else r"\["
+        start = re.compile(opener).search(text, found.end())
+        if start is not None:
+            pos = start.end()
+            for _ in range(index + 1):
+                brace = text.find("{", pos)
+                if brace < 0:
+                    break
+                pos = brace + 1
+    return text.count("\n", 0, pos) + 1
+
+
+class _Locator:
+    """Errors that name the line of a video's entry or annotation (:func:`json_entry_line`)."""
 
     def __init__(self, path: Path, text: str) -> None:
         self.path, self.text = path, text
 
     def line(self, video: str, annotation: int | None = None) -> int | None:
-        key = re.search(re.escape(json.dumps(video)) + r"\s*:", self.text)
-        if key is None:
-            return None
-        pos = key.start()
-        if annotation is not None:
-            start = re.compile(r'"annotations"\s*:\s*\[').search(self.text, pos)
-            if start is not None:
-                pos = start.end()
-                for _ in range(annotation + 1):
-                    brace = self.text.find("{", pos)
-                    if brace < 0:
-                        break
-                    pos = brace + 1
-        return self.text.count("\n", 0, pos) + 1
+        return json_entry_line(self.text, video, annotation)
 
     def error(self, message: str, video: str, annotation: int | None = None) -> AnnotationError:
         line = self.line(video, annotation)

@@ -76,10 +76,10 @@ class MissingAnnotatedVideosError(AnnotationError, MissingVideosError):
 
 def empty_segments(extra: Sequence[str] = ()) -> pd.DataFrame:
     """An empty segments table with the dtypes of :data:`SEGMENT_COLUMNS` (plus ``extra``)."""
-    frame = pd.DataFrame({"video_id": pd.Series([], dtype=object),
+    frame = pd.DataFrame({"video_id": pd.Series([], dtype=object).astype(str),
                           "t_start": pd.Series([], dtype=np.float64),
                           "t_end": pd.Series([], dtype=np.float64),
-                          "label": pd.Series([], dtype=object)})
+                          "label": pd.Series([], dtype=object).astype(str)})
     for name in extra:
         frame[name] = pd.Series([], dtype=np.float64 if name == "score" else object)
     return frame
@@ -175,7 +175,8 @@ def validate_segments(segments: pd.DataFrame, *,
     Returns
     -------
     DataFrame
-        A copy with ``video_id`` and ``label`` as str, the times as float64, a fresh
+        A copy with ``video_id`` and ``label`` as str (what ``astype(str)`` gives: pandas'
+        string dtype from pandas 3, object before), the times as float64, a fresh
         ``RangeIndex`` and the rows in their given order.
 
     Raises

@@ -1,0 +1,175 @@
+"""The vectorised core of the detection metrics: codes, candidate pairs and greedy matching.
+
+Everything works on integer codes and flat arrays. A *group* is one (class, video); detections
+and ground truth only ever meet inside a group. Matching is sequential within a group (a
+detection can only take what better-scored ones left), but groups are independent, so the
+loop runs over the *rank* of a detection inside its group, handling the rank-r detection of
+every group at once: as many steps as the largest group has detections, not one per group.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["pair_iou", "Encoded", "encode", "codes_of", "candidate_pairs", "greedy_match",
+           "overlaps_any", "group_ranks"]
+
+
+def pair_iou(s1: np.ndarray, e1: np.ndarray, s2: np.ndarray, e2: np.ndarray) -> np.ndarray:
+    """Temporal IoU of aligned pairs of segments; 0 where the union is empty."""
+    inter = np.clip(np.minimum(e1, e2) - np.maximum(s1, s2), 0.0, None)
+    union = (e1 - s1) + (e2 - s2) - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+
+@dataclass
+class Encoded:
+    """Detections and ground truth as codes, each table in its canonical order.
+
+    Detections: kept only where their label has ground truth, ordered by class, then score
+    (descending), video id, start, end and input position. Ground truth: ordered by class,
+    video id, start, end and input position. ``videos`` and ``classes`` are sorted, so code
+    order is the order of the ids themselves.
+    """
+
+    videos: np.ndarray
+    classes: np.ndarray
+    det_video: np.ndarray
+    det_class: np.ndarray
+    det_start: np.ndarray
+    det_end: np.ndarray
+    det_score: np.ndarray
+    gt_video: np.ndarray
+    gt_class: np.ndarray
+    gt_start: np.ndarray
+    gt_end: np.ndarray
+
+    @property
+    def n_videos(self) -> int:
+        return len(self.videos)
+
+    def class_bounds(self, codes: np.ndarray) -> np.ndarray:
+        """Start of each class's run in a class-sorted code array, plus the end."""
+        return np.searchsorted(codes, np.arange(len(self.classes) + 1), side="left")
+
+
+def encode(ground_truth: pd.DataFrame, detections: pd.DataFrame,
+           videos: np.ndarray | None = None) -> Encoded:
+    """Codes of two validated tables; the video universe is the union of both (and ``videos``)."""
+    gt_ids = ground_truth["video_id"].to_numpy(dtype=object)
+    det_ids = detections["video_id"].to_numpy(dtype=object)
+    extra = np.asarray([] if videos is None else videos, dtype=object)
+    universe = np.unique(np.concatenate([gt_ids, det_ids, extra]).astype(str))
+    classes = np.unique(ground_truth["label"].to_numpy(dtype=str))
+    det_labels = detections["label"].to_numpy(dtype=str)
+    det_class = np.searchsorted(classes, det_labels)
+    known = np.zeros(len(det_labels), dtype=bool)
+    inside = det_class < len(classes)
+    known[inside] = classes[det_class[inside]] == det_labels[inside]
+    det_video = np.searchsorted(universe, det_ids.astype(str))
+    d_start = detections["t_start"].to_numpy(dtype=np.float64)
+    d_end = detections["t_end"].to_numpy(dtype=np.float64)
+    d_score = detections["score"].to_numpy(dtype=np.float64)
+    keep = np.flatnonzero(known)
+    order = keep[np.lexsort((keep, d_end[keep], d_start[keep], det_video[keep], -d_score[keep],
+                             det_class[keep]))]
+    gt_class = np.searchsorted(classes, ground_truth["label"].to_numpy(dtype=str))
+    gt_video = np.searchsorted(universe, gt_ids.astype(str))
+    g_start = ground_truth["t_start"].to_numpy(dtype=np.float64)
+    g_end = ground_truth["t_end"].to_numpy(dtype=np.float64)
+    g_order = np.lexsort((np.arange(len(gt_class)), g_end, g_start, gt_video, gt_class))
+    return Encoded(universe, classes, det_video[order], det_class[order], d_start[order],
+                   d_end[order], d_score[order], gt_video[g_order], gt_class[g_order],
+                   g_start[g_order], g_end[g_order])
+
+
+def codes_of(universe: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Codes of ``ids`` in the sorted ``universe``; -1 for ids not in it."""
+    ids = np.asarray(ids, dtype=object).astype(str)
+    codes = np.searchsorted(universe, ids)
+    inside = codes < len(universe)
+    found = np.zeros(len(ids), dtype=bool)
+    found[inside] = universe[codes[inside]] == ids[inside]
+    return np.where(found, codes, -1)
+
+
+def group_ranks(keys: np.ndarray) -> np.ndarray:
+    """Position of each element among the elements with the same key, in array order."""
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]]) if len(keys) \
+        else np.zeros(0, dtype=np.int64)
+    lengths = np.diff(np.r_[starts, len(keys)])
+    ranks = np.empty(len(keys), dtype=np.int64)
+    ranks[order] = np.arange(len(keys)) - np.repeat(starts, lengths)
+    return ranks
+
+
+def candidate_pairs(query_key: np.ndarray, target_key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """All ``(query, target)`` index pairs with equal keys; ``target_key`` must be sorted."""
+    lo = np.searchsorted(target_key, query_key, side="left")
+    hi = np.searchsorted(target_key, query_key, side="right")
+    counts = hi - lo
+    total = int(counts.sum())
+    query = np.repeat(np.arange(len(query_key)), counts)
+    offsets = np.cumsum(counts) - counts
+    target = np.arange(total) - np.repeat(offsets, counts) + np.repeat(lo, counts)
+    return query, target
+
+
+def greedy_match(enc: Encoded, thresholds: np.ndarray) -> np.ndarray:
+    """True positives, shape ``(n_thresholds, n_detections)``, by the ActivityNet rule.
+
+    Within each class, detections are taken in their canonical order (best score first);
+    each one takes, among the ground truth of its video and class not taken yet, the one of
+    highest tIoU (ties: the first in canonical order) if that tIoU is at least the threshold,
+    and is a false positive otherwise.
+    """
+    n_thr, n_det = len(thresholds), len(enc.det_video)
+    tp = np.zeros((n_thr, n_det), dtype=bool)
+    if not n_det or not len(enc.gt_video):
+        return tp
+    n_vid = max(enc.n_videos, 1)
+    det_key = enc.det_class.astype(np.int64) * n_vid + enc.det_video
+    gt_key = enc.gt_class.astype(np.int64) * n_vid + enc.gt_video  # sorted: canonical order
+    det, gt = candidate_pairs(det_key, gt_key)
+    iou = pair_iou(enc.det_start[det], enc.det_end[det], enc.gt_start[gt], enc.gt_end[gt])
+    keep = iou >= thresholds.min()
+    det, gt, iou = det[keep], gt[keep], iou[keep]
+    rank = group_ranks(det_key)[det]
+    order = np.lexsort((gt, -iou, det, rank))
+    det, gt, iou, rank = det[order], gt[order], iou[order], rank[order]
+    bounds = np.flatnonzero(np.r_[True, rank[1:] != rank[:-1], True]) if len(rank) else []
+    taken = np.zeros((n_thr, len(enc.gt_video)), dtype=bool)
+    thr = thresholds[:, None]
+    for start, stop in zip(bounds[:-1], bounds[1:], strict=False):
+        d, g = det[start:stop], gt[start:stop]
+        # Rows: thresholds; within a row the pairs run by detection, best tIoU first. One
+        # detection per group at this rank, so no two of them compete for a ground truth.
+        t_idx, p_idx = np.nonzero((iou[start:stop] >= thr) & ~taken[:, g])
+        if not len(t_idx):
+            continue
+        key = t_idx * n_det + d[p_idx]
+        first = np.r_[True, key[1:] != key[:-1]]
+        tp[t_idx[first], d[p_idx[first]]] = True
+        taken[t_idx[first], g[p_idx[first]]] = True
+    return tp
+
+
+def overlaps_any(video: np.ndarray, start: np.ndarray, end: np.ndarray,
+                 other_video: np.ndarray, other_start: np.ndarray,
+                 other_end: np.ndarray) -> np.ndarray:
+    """Whether each segment overlaps (positive-length intersection) one of the others."""
+    out = np.zeros(len(video), dtype=bool)
+    if not len(video) or not len(other_video):
+        return out
+    order = np.argsort(other_video, kind="stable")
+    query, target = candidate_pairs(video, other_video[order])
+    target = order[target]
+    inter = np.minimum(end[query], other_end[target]) - np.maximum(start[query],
+                                                                   other_start[target])
+    out[query[inter > 0]] = True
+    return out
