@@ -9,6 +9,7 @@ every group at once: as many steps as the largest group has detections, not one 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,19 +58,23 @@ class Encoded:
 
 
 def encode(ground_truth: pd.DataFrame, detections: pd.DataFrame,
-           videos: np.ndarray | None = None) -> Encoded:
-    """Codes of two validated tables; the video universe is the union of both (and ``videos``)."""
-    gt_ids = ground_truth["video_id"].to_numpy(dtype=object)
-    det_ids = detections["video_id"].to_numpy(dtype=object)
-    extra = np.asarray([] if videos is None else videos, dtype=object)
-    universe = np.unique(np.concatenate([gt_ids, det_ids, extra]).astype(str))
+           videos: Sequence[str] | None = None) -> Encoded:
+    """Codes of two validated tables.
+
+    The video universe: the videos with ground truth, with a detection of a class that has
+    ground truth, and ``videos`` (the test set's, where given).
+    """
+    gt_ids = ground_truth["video_id"].to_numpy(dtype=object).astype(str)
+    det_ids = detections["video_id"].to_numpy(dtype=object).astype(str)
     classes = np.unique(ground_truth["label"].to_numpy(dtype=str))
     det_labels = detections["label"].to_numpy(dtype=str)
     det_class = np.searchsorted(classes, det_labels)
     known = np.zeros(len(det_labels), dtype=bool)
     inside = det_class < len(classes)
     known[inside] = classes[det_class[inside]] == det_labels[inside]
-    det_video = np.searchsorted(universe, det_ids.astype(str))
+    extra = np.asarray([] if videos is None else list(videos), dtype=object).astype(str)
+    universe = np.unique(np.concatenate([gt_ids, det_ids[known], extra]))
+    det_video = np.searchsorted(universe, det_ids)
     d_start = detections["t_start"].to_numpy(dtype=np.float64)
     d_end = detections["t_end"].to_numpy(dtype=np.float64)
     d_score = detections["score"].to_numpy(dtype=np.float64)
@@ -77,7 +82,7 @@ def encode(ground_truth: pd.DataFrame, detections: pd.DataFrame,
     order = keep[np.lexsort((keep, d_end[keep], d_start[keep], det_video[keep], -d_score[keep],
                              det_class[keep]))]
     gt_class = np.searchsorted(classes, ground_truth["label"].to_numpy(dtype=str))
-    gt_video = np.searchsorted(universe, gt_ids.astype(str))
+    gt_video = np.searchsorted(universe, gt_ids)
     g_start = ground_truth["t_start"].to_numpy(dtype=np.float64)
     g_end = ground_truth["t_end"].to_numpy(dtype=np.float64)
     g_order = np.lexsort((np.arange(len(gt_class)), g_end, g_start, gt_video, gt_class))

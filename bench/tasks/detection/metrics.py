@@ -38,6 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from bench.tasks.detection._matching import (
     Encoded,
@@ -69,10 +70,6 @@ __all__ = [
 ACTIVITYNET_THRESHOLDS = tuple(float(t) for t in np.round(np.linspace(0.5, 0.95, 10), 2))
 #: tIoU thresholds commonly reported on THUMOS'14, 0.3:0.1:0.7.
 THUMOS14_THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7)
-
-#: Elements per block of the (resamples, thresholds, detections) arrays of the AP kernel.
-_BLOCK = 1 << 22
-
 
 def temporal_iou(segments: np.ndarray, others: np.ndarray) -> np.ndarray:
     """Temporal intersection over union of every segment with every other.
@@ -178,13 +175,14 @@ def _thresholds(thresholds: Sequence[float]) -> np.ndarray:
 
 
 def _prepare(ground_truth: pd.DataFrame, detections: pd.DataFrame,
-             thresholds: Sequence[float], ambiguous: pd.DataFrame | None
+             thresholds: Sequence[float], ambiguous: pd.DataFrame | None,
+             videos: Sequence[str] | None = None
              ) -> tuple[Encoded, np.ndarray, np.ndarray, np.ndarray]:
     """Encoded tables, thresholds, true positives and the counted (not ignored) mask."""
     thr = _thresholds(thresholds)
     gt = validate_segments(ground_truth, what="ground truth")
     det = validate_detections(detections)
-    enc = encode(gt, det)
+    enc = encode(gt, det, videos)
     tp = greedy_match(enc, thr)
     counted = np.ones_like(tp)
     if ambiguous is not None and len(ambiguous):
@@ -204,43 +202,66 @@ def _average_precision(enc: Encoded, tp: np.ndarray, counted: np.ndarray,
 
     ``weights`` has shape ``(n_resamples, n_videos)``: how many times each video counts (all
     ones for the plain metric). A detection of weight ``w`` stands for ``w`` copies ranked
-    next to each other, so it adds ``w`` to the cumulative counts at its rank and, if a true
-    positive, ``w`` times the monotone precision there. Returns ``(n_resamples, n_thresholds,
-    n_classes)``; NaN where a class has no ground truth in a resample.
+    next to each other. Returns ``(n_resamples, n_thresholds, n_classes)``; NaN where a class
+    has no ground truth in a resample.
+
+    Only the true positives need a precision: between two true positives of the ranking,
+    precision only falls, so the monotone envelope at a true positive is the largest
+    precision of the true positives from it down the ranking. The false positives ranked
+    above each true positive are counted per video once, and a matrix product weighs them for
+    every resample, so the work per resample grows with the true positives (at most the
+    ground truth) times the videos, not with the detections.
     """
     n_boot, n_thr, n_cls = len(weights), tp.shape[0], len(enc.classes)
     out = np.full((n_boot, n_thr, n_cls), np.nan)
     if not n_cls:
         return out
+    # Many small matrix products: BLAS threads only cost here (and stall on a busy machine).
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _average_precision_kernel(enc, tp, counted, weights, out)
+
+
+def _average_precision_kernel(enc: Encoded, tp: np.ndarray, counted: np.ndarray,
+                              weights: np.ndarray, out: np.ndarray) -> np.ndarray:
+    n_thr = tp.shape[0]
     det_bounds = enc.class_bounds(enc.det_class)
     gt_bounds = enc.class_bounds(enc.gt_class)
     n_gt = np.add.reduceat(weights[:, enc.gt_video], gt_bounds[:-1], axis=1).astype(np.float64)
-    for c in range(n_cls):
+    # Resamples on the last axis: gathers take whole rows, cumulative sums run down columns.
+    by_video = np.ascontiguousarray(weights.T, dtype=np.float64)
+    for c in range(len(enc.classes)):
         lo, hi = det_bounds[c], det_bounds[c + 1]
         has_gt = n_gt[:, c] > 0
         out[has_gt, :, c] = 0.0
         if hi == lo:
             continue
-        hit = tp[:, lo:hi]
-        miss = counted[:, lo:hi] & ~hit
-        step = max(1, _BLOCK // (n_thr * (hi - lo)))
-        for b0 in range(0, n_boot, step):
-            w = weights[b0:b0 + step, enc.det_video[lo:hi]].astype(np.float64)[:, None, :]
-            ctp = np.cumsum(w * hit, axis=-1)
-            seen = ctp + np.cumsum(w * miss, axis=-1)
+        videos, video = np.unique(enc.det_video[lo:hi], return_inverse=True)
+        w_videos = by_video[videos]
+        for k in range(n_thr):
+            hits = np.flatnonzero(tp[k, lo:hi])
+            if not len(hits):
+                continue
+            misses = np.flatnonzero(counted[k, lo:hi] & ~tp[k, lo:hi])
+            # above[j, v]: false positives of video v ranked above the j-th true positive.
+            bucket = np.searchsorted(hits, misses)
+            counts = np.bincount(bucket * len(videos) + video[misses],
+                                 minlength=(len(hits) + 1) * len(videos))
+            above = np.cumsum(counts.reshape(len(hits) + 1, len(videos)), axis=0)[:-1]
+            w_hits = w_videos[video[hits]]
+            ctp = np.cumsum(w_hits, axis=0)
+            seen = ctp + above.astype(np.float64) @ w_videos
             precision = np.divide(ctp, seen, out=np.zeros_like(ctp), where=seen > 0)
-            envelope = np.maximum.accumulate(precision[..., ::-1], axis=-1)[..., ::-1]
-            area = np.sum(w * hit * envelope, axis=-1)
-            rows = slice(b0, b0 + len(w))
+            envelope = np.maximum.accumulate(precision[::-1], axis=0)[::-1]
             with np.errstate(divide="ignore", invalid="ignore"):
-                ap = area / n_gt[rows, c][:, None]
-            out[rows, :, c] = np.where(has_gt[rows][:, None], ap, np.nan)
+                ap = np.sum(w_hits * envelope, axis=0) / n_gt[:, c]
+            out[:, k, c] = np.where(has_gt, ap, np.nan)
     return out
 
 
 def evaluate_detection(ground_truth: pd.DataFrame, detections: pd.DataFrame,
                        thresholds: Sequence[float] = ACTIVITYNET_THRESHOLDS, *,
-                       ambiguous: pd.DataFrame | None = None, n_boot: int = 0,
+                       ambiguous: pd.DataFrame | None = None,
+                       videos: Sequence[str] | None = None, n_boot: int = 0,
                        confidence: float = 0.95, seed: int = 0) -> DetectionResult:
     """mAP at each tIoU threshold, per-class AP and, optionally, a bootstrap interval.
 
@@ -258,6 +279,10 @@ def evaluate_detection(ground_truth: pd.DataFrame, detections: pd.DataFrame,
         overlaps one of them in its video (an intersection of positive length) is dropped
         from the ranking, neither true nor false positive. This is the rule of the official
         THUMOS'14 evaluation [2]_, applied per threshold after matching.
+    videos : sequence of str, optional
+        The test set's videos, the sample the bootstrap resamples (they do not change the
+        mAP itself). Default: the videos with ground truth or with a detection of a class
+        that has ground truth.
     n_boot : int, default 0
         Bootstrap resamples for :attr:`DetectionResult.interval` (0: none); see
         :func:`bootstrap_map`.
@@ -287,7 +312,7 @@ def evaluate_detection(ground_truth: pd.DataFrame, detections: pd.DataFrame,
     keeps the ActivityNet rules at THUMOS'14's thresholds, the way recent work reports
     THUMOS'14.
     """
-    enc, thr, tp, counted = _prepare(ground_truth, detections, thresholds, ambiguous)
+    enc, thr, tp, counted = _prepare(ground_truth, detections, thresholds, ambiguous, videos)
     ones = np.ones((1, enc.n_videos), dtype=np.int64)
     ap = _average_precision(enc, tp, counted, ones)[0].T
     n_gt = np.bincount(enc.gt_class, minlength=len(enc.classes))
@@ -356,12 +381,14 @@ def _percentile_interval(values: np.ndarray, confidence: float) -> tuple[float, 
 
 def bootstrap_map(ground_truth: pd.DataFrame, detections: pd.DataFrame,
                   thresholds: Sequence[float] = ACTIVITYNET_THRESHOLDS, *,
-                  ambiguous: pd.DataFrame | None = None, n_boot: int = 1000,
+                  ambiguous: pd.DataFrame | None = None,
+                  videos: Sequence[str] | None = None, n_boot: int = 1000,
                   seed: int = 0) -> np.ndarray:
     """The average mAP of ``n_boot`` resamples of the videos (with replacement).
 
-    The videos evaluated (those with ground truth or detections) are the sample: each
-    resample draws as many, with replacement, ``numpy.random.default_rng(seed)``; a video
+    The test set's videos (``videos``; default: those with ground truth or with a detection
+    of a class that has ground truth) are the sample: each resample draws as many, with
+    replacement, ``numpy.random.default_rng(seed)``; a video
     drawn k times counts k times, its ground truth and its detections alike (the copies are
     ranked next to each other). Matching does not change under resampling (a copy of a video
     matches as the video does), so it runs once. A class without ground truth in a resample
@@ -377,5 +404,5 @@ def bootstrap_map(ground_truth: pd.DataFrame, detections: pd.DataFrame,
     Efron, B., & Tibshirani, R. J. (1993). *An Introduction to the Bootstrap*. Chapman & Hall,
     ch. 13. https://doi.org/10.1201/9780429246593
     """
-    enc, _, tp, counted = _prepare(ground_truth, detections, thresholds, ambiguous)
+    enc, _, tp, counted = _prepare(ground_truth, detections, thresholds, ambiguous, videos)
     return _bootstrap(enc, tp, counted, n_boot=n_boot, seed=seed)
