@@ -324,7 +324,7 @@ def test_average_recall_by_hand_and_against_the_reference():
     gt = _gt(("a", 0.0, 10.0, "x"), ("a", 20.0, 30.0, "y"), ("b", 0.0, 5.0, "x"))
     props = _det(("a", 0.0, 10.0, "", 0.9), ("a", 50.0, 60.0, "", 0.8),
                  ("a", 20.0, 28.0, "", 0.7), ("b", 0.0, 4.9, "", 0.1),
-                 ("z", 0.0, 10.0, "", 1.0)).drop(columns="label")
+                 ("z", 0.0, 10.0, "", 1.0))  # empty labels: class-agnostic
     result = average_recall(gt, props, max_proposals=5)
     np.testing.assert_allclose(result.recall, _ref_recall(gt, props, 5, ACTIVITYNET_THRESHOLDS))
     # tIoU 0.8 ([20, 28]) counts at 0.5..0.8, 0.98 ([0, 4.9]) at every threshold.

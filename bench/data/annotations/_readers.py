@@ -30,12 +30,11 @@ from bench.data.datasets._common import (
     require_dir,
 )
 
-__all__ = ["where", "Row", "first_seen", "first_problem", "check_rows", "locate_videos", "check_videos",
-           "assemble", "read_text"]
+__all__ = ["where", "Row", "first_seen", "first_problem", "check_rows", "locate_videos",
+           "check_videos", "assemble", "read_text"]
 
 #: How deep under the video root videos are looked for (``root/<a>/<b>/<video>``).
 VIDEO_SEARCH_DEPTH = 2
-
 
 
 class Row(NamedTuple):

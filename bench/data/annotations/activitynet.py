@@ -249,7 +249,8 @@ def read_activitynet(path: str | os.PathLike, subset: str | None = None, *,
                           classes=classes, tolerance=tolerance)
     if found is not None:
         raise locate.error(found[1], rows[found[0]].video_id, index[found[0]])
-    paths, missing = check_videos(_Locations(list(videos), locate), video_root, source=str(path), allow_missing=allow_missing,
+    paths, missing = check_videos(_Locations(list(videos), locate), video_root,
+                                  source=str(path), allow_missing=allow_missing,
                                   prefixes=VIDEO_PREFIXES)
     return assemble(rows, videos, classes, paths=paths, missing=missing,
                     meta={"format": "activitynet", "source": str(path),

@@ -38,10 +38,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from threadpoolctl import threadpool_limits
 
-from bench.tasks.detection._matching import (
+from bench.tasks.detection._kernels import (
     Encoded,
+    average_precision,
     codes_of,
     encode,
     greedy_match,
@@ -71,6 +71,7 @@ ACTIVITYNET_THRESHOLDS = tuple(float(t) for t in np.round(np.linspace(0.5, 0.95,
 #: tIoU thresholds commonly reported on THUMOS'14, 0.3:0.1:0.7.
 THUMOS14_THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7)
 
+
 def temporal_iou(segments: np.ndarray, others: np.ndarray) -> np.ndarray:
     """Temporal intersection over union of every segment with every other.
 
@@ -92,11 +93,12 @@ def temporal_iou(segments: np.ndarray, others: np.ndarray) -> np.ndarray:
 
 
 def interpolated_average_precision(precision: np.ndarray, recall: np.ndarray) -> float:
-    """All-point interpolated AP of one precision/recall curve (PASCAL VOC 2010 onwards [3]_).
+    """All-point interpolated AP of one precision/recall curve (PASCAL VOC from 2010).
 
     The curve is closed with the points (recall 0, precision 0) and (recall 1, precision 0);
-    precision is replaced by its maximum at any higher recall (made monotone from the
-    right), and the area is summed over the steps where recall changes.
+    precision is replaced by its maximum at this or any higher recall (made monotone from the
+    right), and the area is summed over the steps where recall changes. This is the AP of
+    the ActivityNet evaluator; VOC 2007 sampled the curve at 11 recall points instead.
 
     Parameters
     ----------
@@ -106,6 +108,11 @@ def interpolated_average_precision(precision: np.ndarray, recall: np.ndarray) ->
     Returns
     -------
     float
+
+    References
+    ----------
+    .. [1] Everingham, Van Gool, Williams, Winn & Zisserman, "The PASCAL Visual Object Classes
+       (VOC) Challenge", IJCV 88, 2010. https://doi.org/10.1007/s11263-009-0275-4
     """
     prec = np.concatenate([[0.0], np.asarray(precision, dtype=np.float64), [0.0]])
     rec = np.concatenate([[0.0], np.asarray(recall, dtype=np.float64), [1.0]])
@@ -196,68 +203,6 @@ def _prepare(ground_truth: pd.DataFrame, detections: pd.DataFrame,
     return enc, thr, tp, counted
 
 
-def _average_precision(enc: Encoded, tp: np.ndarray, counted: np.ndarray,
-                       weights: np.ndarray) -> np.ndarray:
-    """AP of every class at every threshold for each row of video ``weights``.
-
-    ``weights`` has shape ``(n_resamples, n_videos)``: how many times each video counts (all
-    ones for the plain metric). A detection of weight ``w`` stands for ``w`` copies ranked
-    next to each other. Returns ``(n_resamples, n_thresholds, n_classes)``; NaN where a class
-    has no ground truth in a resample.
-
-    Only the true positives need a precision: between two true positives of the ranking,
-    precision only falls, so the monotone envelope at a true positive is the largest
-    precision of the true positives from it down the ranking. The false positives ranked
-    above each true positive are counted per video once, and a matrix product weighs them for
-    every resample, so the work per resample grows with the true positives (at most the
-    ground truth) times the videos, not with the detections.
-    """
-    n_boot, n_thr, n_cls = len(weights), tp.shape[0], len(enc.classes)
-    out = np.full((n_boot, n_thr, n_cls), np.nan)
-    if not n_cls:
-        return out
-    # Many small matrix products: BLAS threads only cost here (and stall on a busy machine).
-    with threadpool_limits(limits=1, user_api="blas"):
-        return _average_precision_kernel(enc, tp, counted, weights, out)
-
-
-def _average_precision_kernel(enc: Encoded, tp: np.ndarray, counted: np.ndarray,
-                              weights: np.ndarray, out: np.ndarray) -> np.ndarray:
-    n_thr = tp.shape[0]
-    det_bounds = enc.class_bounds(enc.det_class)
-    gt_bounds = enc.class_bounds(enc.gt_class)
-    n_gt = np.add.reduceat(weights[:, enc.gt_video], gt_bounds[:-1], axis=1).astype(np.float64)
-    # Resamples on the last axis: gathers take whole rows, cumulative sums run down columns.
-    by_video = np.ascontiguousarray(weights.T, dtype=np.float64)
-    for c in range(len(enc.classes)):
-        lo, hi = det_bounds[c], det_bounds[c + 1]
-        has_gt = n_gt[:, c] > 0
-        out[has_gt, :, c] = 0.0
-        if hi == lo:
-            continue
-        videos, video = np.unique(enc.det_video[lo:hi], return_inverse=True)
-        w_videos = by_video[videos]
-        for k in range(n_thr):
-            hits = np.flatnonzero(tp[k, lo:hi])
-            if not len(hits):
-                continue
-            misses = np.flatnonzero(counted[k, lo:hi] & ~tp[k, lo:hi])
-            # above[j, v]: false positives of video v ranked above the j-th true positive.
-            bucket = np.searchsorted(hits, misses)
-            counts = np.bincount(bucket * len(videos) + video[misses],
-                                 minlength=(len(hits) + 1) * len(videos))
-            above = np.cumsum(counts.reshape(len(hits) + 1, len(videos)), axis=0)[:-1]
-            w_hits = w_videos[video[hits]]
-            ctp = np.cumsum(w_hits, axis=0)
-            seen = ctp + above.astype(np.float64) @ w_videos
-            precision = np.divide(ctp, seen, out=np.zeros_like(ctp), where=seen > 0)
-            envelope = np.maximum.accumulate(precision[::-1], axis=0)[::-1]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                ap = np.sum(w_hits * envelope, axis=0) / n_gt[:, c]
-            out[:, k, c] = np.where(has_gt, ap, np.nan)
-    return out
-
-
 def evaluate_detection(ground_truth: pd.DataFrame, detections: pd.DataFrame,
                        thresholds: Sequence[float] = ACTIVITYNET_THRESHOLDS, *,
                        ambiguous: pd.DataFrame | None = None,
@@ -278,7 +223,7 @@ def evaluate_detection(ground_truth: pd.DataFrame, detections: pd.DataFrame,
         as THUMOS'14's ``Ambiguous`` class: a detection that is not a true positive and
         overlaps one of them in its video (an intersection of positive length) is dropped
         from the ranking, neither true nor false positive. This is the rule of the official
-        THUMOS'14 evaluation [2]_, applied per threshold after matching.
+        THUMOS'14 evaluation (Idrees et al. 2017), applied per threshold after matching.
     videos : sequence of str, optional
         The test set's videos, the sample the bootstrap resamples (they do not change the
         mAP itself). Default: the videos with ground truth or with a detection of a class
@@ -311,10 +256,21 @@ def evaluate_detection(ground_truth: pd.DataFrame, detections: pd.DataFrame,
     a tIoU strictly above the threshold, and uses the 11-point VOC 2007 AP; this function
     keeps the ActivityNet rules at THUMOS'14's thresholds, the way recent work reports
     THUMOS'14.
+
+    Examples
+    --------
+    One instance of 10 s found as its first 4 s (tIoU 0.4): a hit up to threshold 0.4.
+
+    >>> import pandas as pd
+    >>> gt = pd.DataFrame({"video_id": ["v"], "t_start": [0.0], "t_end": [10.0],
+    ...                    "label": ["jump"]})
+    >>> det = gt.assign(t_end=4.0, score=0.9)
+    >>> evaluate_detection(gt, det, THUMOS14_THRESHOLDS).map_per_threshold.tolist()
+    [1.0, 1.0, 0.0, 0.0, 0.0]
     """
     enc, thr, tp, counted = _prepare(ground_truth, detections, thresholds, ambiguous, videos)
     ones = np.ones((1, enc.n_videos), dtype=np.int64)
-    ap = _average_precision(enc, tp, counted, ones)[0].T
+    ap = average_precision(enc, tp, counted, ones)[0].T
     n_gt = np.bincount(enc.gt_class, minlength=len(enc.classes))
     n_det = np.bincount(enc.det_class, minlength=len(enc.classes))
     interval = None
@@ -327,17 +283,30 @@ def evaluate_detection(ground_truth: pd.DataFrame, detections: pd.DataFrame,
 
 def activitynet_map(ground_truth: pd.DataFrame, detections: pd.DataFrame,
                     **options) -> DetectionResult:
-    """:func:`evaluate_detection` at the ActivityNet thresholds 0.5:0.05:0.95 [1]_."""
+    """:func:`evaluate_detection` at the ActivityNet thresholds 0.5:0.05:0.95.
+
+    References
+    ----------
+    .. [1] Caba Heilbron, Escorcia, Ghanem & Niebles, "ActivityNet: A Large-Scale Video
+       Benchmark for Human Activity Understanding", CVPR 2015.
+       https://doi.org/10.1109/CVPR.2015.7298698
+    """
     return evaluate_detection(ground_truth, detections, ACTIVITYNET_THRESHOLDS, **options)
 
 
 def thumos14_map(ground_truth: pd.DataFrame, detections: pd.DataFrame,
                  **options) -> DetectionResult:
-    """:func:`evaluate_detection` at the THUMOS'14 thresholds 0.3:0.1:0.7 [2]_.
+    """:func:`evaluate_detection` at the THUMOS'14 thresholds 0.3:0.1:0.7.
 
     Pass ``ambiguous=annotations.ambiguous`` (from
     :func:`bench.data.annotations.read_thumos14`) for the official handling of the
     ``Ambiguous`` segments.
+
+    References
+    ----------
+    .. [1] Idrees, Zamir, Jiang, Gorban, Laptev, Sukthankar & Shah, "The THUMOS challenge on
+       action recognition for videos 'in the wild'", CVIU 155, 2017.
+       https://doi.org/10.1016/j.cviu.2016.10.018
     """
     return evaluate_detection(ground_truth, detections, THUMOS14_THRESHOLDS, **options)
 
@@ -361,7 +330,7 @@ def _bootstrap(enc: Encoded, tp: np.ndarray, counted: np.ndarray, *, n_boot: int
     draws = rng.integers(0, n, size=(n_boot, n))
     flat = (draws + (np.arange(n_boot) * n)[:, None]).ravel()
     weights = np.bincount(flat, minlength=n_boot * n).reshape(n_boot, n)
-    ap = _average_precision(enc, tp, counted, weights)
+    ap = average_precision(enc, tp, counted, weights)
     present = ~np.isnan(ap)
     n_present = present.sum(axis=2)
     total = np.where(present, ap, 0.0).sum(axis=2)

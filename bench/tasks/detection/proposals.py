@@ -1,6 +1,7 @@
 """Average recall of temporal proposals at an average number of proposals (AR@AN).
 
-The metric of the ActivityNet proposal task [1]_ [2]_: class-agnostic proposals are ranked per
+The metric of the ActivityNet proposal task (Caba Heilbron et al. 2015; Escorcia et al. 2016,
+the references of :func:`average_recall`): class-agnostic proposals are ranked per
 video by score; a ground-truth segment is *recalled* at tIoU ``t`` by the top ``k`` proposals
 of its video if one of them overlaps it with tIoU at least ``t`` (no one-to-one matching: one
 proposal may recall several segments). Recall at ``k`` is the share of all ground-truth
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from bench.tasks.detection._matching import candidate_pairs, codes_of, group_ranks, pair_iou
+from bench.tasks.detection._kernels import candidate_pairs, codes_of, group_ranks, pair_iou
 from bench.tasks.detection.segments import validate_detections, validate_segments
 
 __all__ = ["ProposalRecall", "average_recall"]

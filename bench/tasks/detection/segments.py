@@ -57,8 +57,8 @@ def validate_detections(detections: pd.DataFrame, *, classes: Sequence[str] | No
     classes : sequence of str, optional
         The class list; every label must be in it.
     require_label : bool, default True
-        False for class-agnostic proposals: the ``label`` column may then be absent (it is
-        filled with ``"proposal"``).
+        False for class-agnostic proposals: the ``label`` column may then be absent or empty
+        (filled with ``"proposal"``).
 
     Returns
     -------
@@ -79,8 +79,11 @@ def validate_detections(detections: pd.DataFrame, *, classes: Sequence[str] | No
     belong to the ground truth): a method clips its segments to the video.
     """
     table = detections
-    if not require_label and "label" not in table.columns:
-        table = table.assign(label="proposal")
+    if not require_label:
+        label = table["label"] if "label" in table.columns else \
+            pd.Series("", index=table.index, dtype=object)
+        empty = label.isna() | (label.astype(str).str.strip() == "")
+        table = table.assign(label=label.where(~empty, "proposal"))
     if "score" not in table.columns:
         raise AnnotationError(
             f"the detections table lacks the column 'score'; it has {list(table.columns)}. "

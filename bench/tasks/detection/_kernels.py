@@ -1,4 +1,4 @@
-"""The vectorised core of the detection metrics: codes, candidate pairs and greedy matching.
+"""The vectorised core of the detection metrics: codes, candidate pairs, matching and AP.
 
 Everything works on integer codes and flat arrays. A *group* is one (class, video); detections
 and ground truth only ever meet inside a group. Matching is sequential within a group (a
@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 __all__ = ["pair_iou", "Encoded", "encode", "codes_of", "candidate_pairs", "greedy_match",
-           "overlaps_any", "group_ranks"]
+           "overlaps_any", "group_ranks", "average_precision"]
 
 
 def pair_iou(s1: np.ndarray, e1: np.ndarray, s2: np.ndarray, e2: np.ndarray) -> np.ndarray:
@@ -177,4 +178,66 @@ def overlaps_any(video: np.ndarray, start: np.ndarray, end: np.ndarray,
     inter = np.minimum(end[query], other_end[target]) - np.maximum(start[query],
                                                                    other_start[target])
     out[query[inter > 0]] = True
+    return out
+
+
+def average_precision(enc: Encoded, tp: np.ndarray, counted: np.ndarray,
+                      weights: np.ndarray) -> np.ndarray:
+    """AP of every class at every threshold for each row of video ``weights``.
+
+    ``weights`` has shape ``(n_resamples, n_videos)``: how many times each video counts (all
+    ones for the plain metric). A detection of weight ``w`` stands for ``w`` copies ranked
+    next to each other. Returns ``(n_resamples, n_thresholds, n_classes)``; NaN where a class
+    has no ground truth in a resample.
+
+    Only the true positives need a precision: between two true positives of the ranking,
+    precision only falls, so the monotone envelope at a true positive is the largest
+    precision of the true positives from it down the ranking. The false positives ranked
+    above each true positive are counted per video once, and a matrix product weighs them for
+    every resample, so the work per resample grows with the true positives (at most the
+    ground truth) times the videos, not with the detections.
+    """
+    n_boot, n_thr, n_cls = len(weights), tp.shape[0], len(enc.classes)
+    out = np.full((n_boot, n_thr, n_cls), np.nan)
+    if not n_cls:
+        return out
+    # Many small matrix products: BLAS threads only cost here (and stall on a busy machine).
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _average_precision_kernel(enc, tp, counted, weights, out)
+
+
+def _average_precision_kernel(enc: Encoded, tp: np.ndarray, counted: np.ndarray,
+                              weights: np.ndarray, out: np.ndarray) -> np.ndarray:
+    n_thr = tp.shape[0]
+    det_bounds = enc.class_bounds(enc.det_class)
+    gt_bounds = enc.class_bounds(enc.gt_class)
+    n_gt = np.add.reduceat(weights[:, enc.gt_video], gt_bounds[:-1], axis=1).astype(np.float64)
+    # Resamples on the last axis: gathers take whole rows, cumulative sums run down columns.
+    by_video = np.ascontiguousarray(weights.T, dtype=np.float64)
+    for c in range(len(enc.classes)):
+        lo, hi = det_bounds[c], det_bounds[c + 1]
+        has_gt = n_gt[:, c] > 0
+        out[has_gt, :, c] = 0.0
+        if hi == lo:
+            continue
+        videos, video = np.unique(enc.det_video[lo:hi], return_inverse=True)
+        w_videos = by_video[videos]
+        for k in range(n_thr):
+            hits = np.flatnonzero(tp[k, lo:hi])
+            if not len(hits):
+                continue
+            misses = np.flatnonzero(counted[k, lo:hi] & ~tp[k, lo:hi])
+            # above[j, v]: false positives of video v ranked above the j-th true positive.
+            bucket = np.searchsorted(hits, misses)
+            counts = np.bincount(bucket * len(videos) + video[misses],
+                                 minlength=(len(hits) + 1) * len(videos))
+            above = np.cumsum(counts.reshape(len(hits) + 1, len(videos)), axis=0)[:-1]
+            w_hits = w_videos[video[hits]]
+            ctp = np.cumsum(w_hits, axis=0)
+            seen = ctp + above.astype(np.float64) @ w_videos
+            precision = np.divide(ctp, seen, out=np.zeros_like(ctp), where=seen > 0)
+            envelope = np.maximum.accumulate(precision[::-1], axis=0)[::-1]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ap = np.sum(w_hits * envelope, axis=0) / n_gt[:, c]
+            out[:, k, c] = np.where(has_gt, ap, np.nan)
     return out
