@@ -129,6 +129,12 @@ def sample_video_scene(params, seed: int, index: int, body_of) -> VideoScene:
     seed, index : int
     body_of : callable
         ``actor -> Body`` (the identities; their size enters the layout).
+
+    Returns
+    -------
+    VideoScene
+        The actors (of group ``index % n_folds``, sorted by identity), their layout, and the
+        nuisances; ``applied`` lists what was switched on.
     """
     rng = np.random.default_rng([int(seed), 0x0A7E, int(index), 1])
     width, height, fps = params.width, params.height, params.fps
@@ -261,6 +267,15 @@ def render_frames(scene: VideoScene, tracks: list[ActorTrack], bodies: list[Body
 
     Parameters
     ----------
+    scene : VideoScene
+    tracks : list of ActorTrack
+        One per actor slot, in ``scene.actors`` order.
+    bodies : list of Body
+        The slots' identities.
+    width, height : int
+        Frame size.
+    noise_rng : numpy.random.Generator
+        The video's noise stream (independent of the sequences).
     figure : bool
         If False the figures are left out of the frames (boxes, masks and visible shares are
         still the figures'): the frames are then the scene alone.

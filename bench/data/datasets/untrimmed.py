@@ -155,6 +155,10 @@ def plan_video(params: UntrimmedParams, seed: int, index: int, *,
     sequence_seed : int, optional
         Seed of the action sequences alone (default ``seed``): another value keeps the scene
         and changes only what the actors do (the matched design's check).
+
+    Returns
+    -------
+    VideoPlan
     """
     scene = sample_video_scene(params, seed, index, lambda a: _actor_body(seed, a))
     rules = params.rules()
@@ -202,8 +206,25 @@ class RenderedVideo:
 
 def render_video(params: UntrimmedParams, seed: int, index: int, *, figure: bool = True,
                  keep_masks: bool = False, sequence_seed: int | None = None) -> RenderedVideo:
-    """Render video ``index`` in memory (see :func:`plan_video` and
-    :func:`bench.data.datasets._untrimmed_scene.render_frames` for the arguments)."""
+    """Render video ``index`` in memory, exactly as :func:`generate_untrimmed` writes it.
+
+    Parameters
+    ----------
+    params : UntrimmedParams
+    seed, index : int
+        Dataset seed and video number (see :func:`plan_video`).
+    figure : bool, default True
+        If False the figures are left out of the frames (boxes, masks and visible shares are
+        still the figures'): the frames are then the scene alone, used to check the boxes.
+    keep_masks : bool, default False
+        Also keep each actor's mask per frame (the pixels its figure changes, drawn alone).
+    sequence_seed : int, optional
+        See :func:`plan_video`.
+
+    Returns
+    -------
+    RenderedVideo
+    """
     plan = plan_video(params, seed, index, sequence_seed=sequence_seed)
     tracks = plan.tracks()
     noise_rng = np.random.default_rng([int(seed), 0x0A7E, int(index), 2])
@@ -265,7 +286,14 @@ class UntrimmedDataset:
         return self.videos[self.videos[column] == subset].reset_index(drop=True)
 
     def to_annotations(self) -> SegmentAnnotations:
-        """The ground truth as the detection task reads it (seconds, class names, actor)."""
+        """The ground truth as the detection task reads it.
+
+        Returns
+        -------
+        bench.data.annotations.SegmentAnnotations
+            Segments in seconds with class names and the ``actor`` column; every video with
+            its duration and path (``subset`` is None: the folds say train or test).
+        """
         segments = validate_segments(
             self.segments[["video_id", "t_start", "t_end", "label", "actor"]],
             durations=self.videos.set_index("video_id")["duration_s"], classes=CLASSES,
