@@ -23,8 +23,8 @@ import numpy as np
 __all__ = ["run_perf", "CASES"]
 
 #: Substring names of the cases, for ``--only``.
-CASES = ("hog-skimage", "hog-opencv", "chi2", "codebook", "hog+hof+mbh", "maps+integral",
-         "extraction")
+CASES = ("hog-skimage", "hog-opencv", "chi2", "codebook", "harris3d", "hog+hof+mbh",
+         "maps+integral", "extraction")
 
 
 @contextlib.contextmanager
@@ -199,6 +199,47 @@ def _codebook_vs_minibatch(quick: bool) -> dict:
                 "max_abs_diff is the error difference")
 
 
+def _harris3d_vs_scipy(quick: bool) -> dict:
+    """Harris3D's response (OpenCV separable smoothing) against the same in scipy.ndimage."""
+    import math
+
+    import cv2
+    from scipy import ndimage
+
+    from baselines.sampling import harris3d_response
+
+    def scipy_response(v: np.ndarray, sigma2: float, tau2: float, s: float = 2.0,
+                       k: float = 0.005) -> np.ndarray:
+        sig, tau = math.sqrt(sigma2), math.sqrt(tau2)
+        smooth = ndimage.gaussian_filter(v, sigma=(tau, sig, sig), mode="mirror")
+        lt, ly, lx = np.gradient(smooth)
+        lx, ly, lt = lx * sig, ly * sig, lt * tau
+        integ = (math.sqrt(s) * tau, math.sqrt(s) * sig, math.sqrt(s) * sig)
+        mu = [ndimage.gaussian_filter(a, sigma=integ, mode="mirror")
+              for a in (lx * lx, ly * ly, lt * lt, lx * ly, lx * lt, ly * lt)]
+        xx, yy, tt, xy, xt, yt = mu
+        det = xx * (yy * tt - yt * yt) - xy * (xy * tt - yt * xt) + xt * (xy * yt - yy * xt)
+        return det - k * (xx + yy + tt) ** 3
+
+    n_frames, height, width = (24, 60, 80) if quick else (64, 120, 160)
+    rng = np.random.default_rng(0)
+    volume = np.stack([cv2.GaussianBlur(rng.random((height, width)), (0, 0), 1.5)
+                       for _ in range(n_frames)])
+    scales = ((4.0, 2.0), (8.0, 4.0))
+    ours_s, ref_s = _median_times(
+        lambda: [harris3d_response(volume, s2, t2) for s2, t2 in scales],
+        lambda: [scipy_response(volume, s2, t2) for s2, t2 in scales], 3, 3)
+    diff = max(float(np.abs(harris3d_response(volume, s2, t2) - scipy_response(volume, s2, t2)
+                            ).max() / np.abs(scipy_response(volume, s2, t2)).max())
+               for s2, t2 in scales)
+    speedup = ref_s / ours_s
+    return _row(f"Harris3D response {n_frames}x{height}x{width} float64, 2 scales", ours_s,
+                "scipy.ndimage.gaussian_filter (mode='mirror')", ref_s, diff,
+                ">= 2x faster, max diff relative to the response's range <= 1e-12",
+                bool(speedup >= 2 and diff <= 1e-12),
+                "1 thread; the same kernels and borders, so only the rounding differs")
+
+
 def _farneback(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     import cv2
 
@@ -265,6 +306,7 @@ _CASE_FUNCTIONS = {
     "hog-opencv": _hog_vs_opencv,
     "chi2": _chi2_vs_sklearn,
     "codebook": _codebook_vs_minibatch,
+    "harris3d": _harris3d_vs_scipy,
     "hog+hof+mbh": _descriptors_vs_flow,
     "maps+integral": _maps_vs_flow,
 }

@@ -101,7 +101,7 @@ class EarlyStopping:
 
 
 def validation_split(
-    y: np.ndarray, groups: np.ndarray | None, fraction: float, seed: int
+    y: np.ndarray, groups: np.ndarray | None, fraction: float, seed: int, min_size: int = 1
 ) -> tuple[np.ndarray, np.ndarray]:
     """Indices ``(train, val)`` of the videos trained on and held out for early stopping.
 
@@ -112,6 +112,11 @@ def validation_split(
     when the splitter fails. With groups, at least one whole group is held out however small
     the share: on 8 training actors and ``fraction=0.1``, one actor.
 
+    A held-out split of fewer than ``min_size`` videos is not made either, and its videos are
+    trained on: its accuracy moves in steps of at least ``1 / len(val)``, and on a handful of
+    videos one video's flip decides the "best" epoch and the stop (Prechelt 1998 assumes a
+    validation error that is a usable estimate of the generalisation error).
+
     Parameters
     ----------
     y : numpy.ndarray of int
@@ -120,6 +125,8 @@ def validation_split(
         Share of videos held out (with groups: about ``1 / round(1 / fraction)`` of them).
     seed : int
         Seed of the splitter's shuffle.
+    min_size : int, default 1
+        Fewest held-out videos worth validating on.
     """
     from sklearn.model_selection import StratifiedGroupKFold, StratifiedShuffleSplit
 
@@ -143,6 +150,6 @@ def validation_split(
             train, val = next(splitter.split(everything, y))
     except ValueError:
         return everything, everything[:0]
-    if len(train) == 0 or len(val) == 0:
+    if len(train) == 0 or len(val) < max(1, min_size):
         return everything, everything[:0]
     return np.sort(train), np.sort(val)

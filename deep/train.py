@@ -175,6 +175,10 @@ class VideoClassifier(ClassifierMixin, BaseEstimator):
         the contiguous layout.
     val_fraction : float, default 0.15
         Share of training videos held out for early stopping (0 disables).
+    min_val_videos : int, default 20
+        A held-out split smaller than this is not made (its videos are trained on, the whole
+        budget is trained and the last epoch is kept): a few videos' accuracy is too coarse to
+        pick an epoch or to stop on (:func:`deep.early_stopping.validation_split`).
     patience : int or None, default 3
         Stop after this many epochs without validation improvement (nominal epochs, stretched
         with them when a step bound applies); the best epoch's weights are kept whenever there
@@ -208,7 +212,8 @@ class VideoClassifier(ClassifierMixin, BaseEstimator):
         The training budget as resolved for this fit (:class:`deep.budget.Budget`):
         ``epochs``, ``steps`` (optimisation steps over all epochs), ``steps_per_epoch``,
         ``warmup_steps``, ``patience`` and ``patience_steps``, the ``bound`` that decided the
-        steps, ``min_steps`` / ``max_steps``, and whether a validation split was used; the
+        steps, ``min_steps`` / ``max_steps``, whether a validation split was used and its
+        number of videos (``validation``, ``validation_videos``); the
         runner keeps it in ``timing.json`` so the report can judge convergence against it.
     best_epoch_ : int
     cost_ : dict
@@ -253,6 +258,7 @@ class VideoClassifier(ClassifierMixin, BaseEstimator):
         precision: str = "auto",
         channels_last: str | bool = "auto",
         val_fraction: float = 0.15,
+        min_val_videos: int = 20,
         patience: int | None = 3,
         device: str = "auto",
         num_workers: int = 0,
@@ -293,6 +299,7 @@ class VideoClassifier(ClassifierMixin, BaseEstimator):
         self.precision = precision
         self.channels_last = channels_last
         self.val_fraction = val_fraction
+        self.min_val_videos = min_val_videos
         self.patience = patience
         self.device = device
         self.num_workers = num_workers
@@ -313,7 +320,7 @@ class VideoClassifier(ClassifierMixin, BaseEstimator):
             )
 
         for name in ("epochs", "batch_size", "clips_per_video", "clip_len", "frame_interval",
-                     "crop_size", "test_clips"):
+                     "crop_size", "test_clips", "min_val_videos"):
             value = getattr(self, name)
             if not isinstance(value, int | np.integer) or value < 1:
                 raise bad(name, "an int in [1, inf)")
@@ -468,7 +475,8 @@ class VideoClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError("no training video could be decoded; see failures_ for the reasons.")
         paths, y = paths[ok], y[ok]
         groups = groups[ok] if groups is not None else None
-        train_idx, val_idx = validation_split(y, groups, self.val_fraction, self.random_state)
+        train_idx, val_idx = validation_split(y, groups, self.val_fraction, self.random_state,
+                                              min_size=int(self.min_val_videos))
 
         with deterministic_algorithms(deterministic):
             start = time.perf_counter()
@@ -568,7 +576,8 @@ class VideoClassifier(ClassifierMixin, BaseEstimator):
         stopper.restore_best(model)
         self.best_epoch_ = int(stopper.best_epoch or epoch)
         self.budget_ = {**budget.to_dict(), "min_steps": self.min_steps,
-                        "max_steps": self.max_steps, "validation": val_set is not None}
+                        "max_steps": self.max_steps, "validation": val_set is not None,
+                        "validation_videos": int(len(val_idx))}
         # a fitted model is for inference: decision_function then changes nothing in it
         model.eval()
 

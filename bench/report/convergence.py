@@ -27,15 +27,19 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from bench.run.rundir import RunData, UnitRecord
 
-__all__ = ["LAST_SHARE", "UNDER_TRAINED", "EDGE_OF_GRID", "unit_convergence",
+__all__ = ["LAST_SHARE", "LOSS_DROP", "UNDER_TRAINED", "EDGE_OF_GRID", "unit_convergence",
            "convergence_table", "method_marks"]
 
 #: Share of the epoch budget at whose end a best validation epoch means "still rising".
 LAST_SHARE = 0.10
+#: Relative drop of the median training loss between the last two windows that means "still
+#: falling" for a unit without a validation split.
+LOSS_DROP = 0.05
 UNDER_TRAINED = "under-trained at this budget"
 EDGE_OF_GRID = "C at the edge of its grid"
 #: The check each flag comes from (its folds are the ones judged).
@@ -49,7 +53,7 @@ def _epoch_check(timing: dict[str, Any], history: pd.DataFrame) -> tuple[str, st
     best = int(timing.get("best_epoch") or epochs_run)
     has_val = "val_acc" in history and history["val_acc"].notna().any()
     if not has_val:
-        return "not judged", "no validation split: the last epoch is kept by construction"
+        return _training_loss_check(history["train_loss"].to_numpy(float), budget, epochs_run)
     if epochs_run < budget:
         return "converged", f"early stopping ended it at epoch {epochs_run} of {budget}"
     window = max(1, math.ceil(LAST_SHARE * budget))
@@ -57,6 +61,22 @@ def _epoch_check(timing: dict[str, Any], history: pd.DataFrame) -> tuple[str, st
         return UNDER_TRAINED, (f"best validation epoch {best} of {budget}, in the last "
                                f"{window} epoch(s) of the budget")
     return "converged", f"best validation epoch {best} of {budget}"
+
+
+def _training_loss_check(losses, budget: int, epochs_run: int) -> tuple[str, str]:
+    """The no-validation verdict: is the training loss still falling at the budget's end?"""
+    window = max(2, math.ceil(LAST_SHARE * budget))
+    losses = losses[np.isfinite(losses)]
+    if epochs_run < budget or len(losses) < 2 * window:
+        return "not judged", (f"no validation split, and {len(losses)} epoch(s) of training "
+                              f"loss: fewer than two windows of {window} to compare")
+    last, before = np.median(losses[-window:]), np.median(losses[-2 * window:-window])
+    drop = (before - last) / before if before > 0 else 0.0
+    words = (f"no validation split; median training loss {last:.3f} over the last {window} "
+             f"epochs against {before:.3f} over the {window} before ({-100 * drop:+.1f} %)")
+    if drop > LOSS_DROP:
+        return UNDER_TRAINED, words
+    return "converged", words
 
 
 def _selection_check(selection: dict[str, Any]) -> tuple[str, str] | None:

@@ -49,3 +49,13 @@ def test_strict_fails_on_missed_target(monkeypatch, capsys):
 def test_table_lists_notes():
     text = perf_command.format_table([{"case": "x", "ours_s": 0.5, "met": True, "notes": "why"}])
     assert "| x " in text and "1. x: why" in text
+
+
+def test_perf_quick_harris3d_agrees_with_scipy(capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "deep.perf", None)
+    from baselines.perf import run_perf
+
+    (row,) = run_perf(quick=True, only="harris3d")
+    assert ROW_KEYS <= set(row)
+    assert row["reference"].startswith("scipy.ndimage")
+    assert row["max_abs_diff"] <= 1e-12  # the oracle agreement is checked, not the speed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -14,22 +15,24 @@ from bench.report.convergence import (
 from bench.run.rundir import RunData, Unit, UnitRecord
 
 
-def _history(n_epochs: int, *, validation: bool = True) -> pd.DataFrame:
-    frame = pd.DataFrame({"epoch": range(1, n_epochs + 1),
-                          "train_loss": [2.5 - 0.1 * e for e in range(n_epochs)]})
+def _history(n_epochs: int, *, validation: bool = True, losses=None) -> pd.DataFrame:
+    if losses is None:
+        losses = [2.5 - 0.1 * e for e in range(n_epochs)]
+    frame = pd.DataFrame({"epoch": range(1, n_epochs + 1), "train_loss": losses})
     if validation:
         frame["val_acc"] = [0.1 + 0.01 * e for e in range(n_epochs)]
     return frame
 
 
 def _record(method="m", fold=1, *, epochs_run=14, best=14, budget=14, validation=True,
-            selection=None) -> UnitRecord:
+            selection=None, losses=None) -> UnitRecord:
     timing = {"epochs_run": epochs_run, "best_epoch": best}
     if budget is not None:
         timing["budget"] = {"epochs": budget}
     if selection is not None:
         timing["selection"] = selection
-    history = None if epochs_run == 0 else _history(epochs_run, validation=validation)
+    history = None if epochs_run == 0 else _history(epochs_run, validation=validation,
+                                                    losses=losses)
     return UnitRecord(Unit(method, fold), timing, history)
 
 
@@ -51,8 +54,27 @@ def test_early_stopping_before_the_budget_is_converged_even_at_its_last_epoch():
     assert row["verdict"] == "converged" and "early stopping" in row["detail"]
 
 
-def test_without_a_validation_split_nothing_is_claimed():
+def test_without_a_validation_split_a_still_falling_training_loss_is_under_trained():
+    # 2.5 - 0.1 e: the last two epochs' median is 10 % below the two before
     (row,) = unit_convergence(_record(validation=False))
+    assert row["verdict"] == UNDER_TRAINED and "training loss" in row["detail"]
+
+
+def test_without_a_validation_split_a_flat_noisy_training_loss_is_converged():
+    rng = np.random.default_rng(0)
+    # falls, then noise of 1 % around a plateau over the last 60 of 150 epochs
+    losses = np.concatenate([np.linspace(1.4, 0.3, 90), 0.3 + 0.003 * rng.standard_normal(60)])
+    (row,) = unit_convergence(_record(epochs_run=150, best=150, budget=150, validation=False,
+                                      losses=losses))
+    assert row["verdict"] == "converged"
+    # the same curve cut at epoch 90 is still falling
+    (row,) = unit_convergence(_record(epochs_run=90, best=90, budget=90, validation=False,
+                                      losses=losses[:90]))
+    assert row["verdict"] == UNDER_TRAINED
+
+
+def test_without_a_validation_split_too_short_a_history_is_not_judged():
+    (row,) = unit_convergence(_record(epochs_run=3, best=3, budget=3, validation=False))
     assert row["verdict"] == "not judged"
 
 

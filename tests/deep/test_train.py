@@ -111,15 +111,38 @@ def test_early_stopping_with_a_grouped_validation_split(videos, tmp_path):
     (xtr, ytr), _, _ = videos
     groups = np.arange(len(ytr)) % 3
     est = VideoClassifier(**dict(FAST, epochs=6, val_fraction=0.34, patience=1, lr=1e-9),
-                          cache_dir=tmp_path / "c")
+                          min_val_videos=1, cache_dir=tmp_path / "c")
     est.fit(xtr, ytr, groups=groups)
     assert "val_acc" in est.history_[0]
+    assert 0 < est.budget_["validation_videos"] < len(ytr)
     # with a vanishing learning rate nothing improves: patience 1 stops after epoch 2
     assert len(est.history_) == 2 and est.best_epoch_ == 1
     # the resolved budget, which the report judges convergence against
     assert est.budget_["epochs"] == 6 and est.budget_["patience"] == 1
     assert est.budget_["validation"] is True
     assert est.budget_["steps"] == 6 * est.budget_["steps_per_epoch"]
+
+
+def test_a_validation_split_below_the_minimum_is_trained_on(videos, tmp_path):
+    (xtr, ytr), _, _ = videos
+    groups = np.arange(len(ytr)) % 3
+    # one held-out group of a third of the videos, fewer than the default 20
+    est = VideoClassifier(**dict(FAST, epochs=2, val_fraction=0.34, patience=1),
+                          cache_dir=tmp_path / "c").fit(xtr, ytr, groups=groups)
+    assert len(ytr) // 3 < 20
+    assert est.budget_["validation"] is False and est.budget_["validation_videos"] == 0
+    assert all("val_acc" not in h for h in est.history_) and len(est.history_) == 2
+    with pytest.raises(ValueError, match="min_val_videos"):
+        VideoClassifier(min_val_videos=0).fit(xtr, ytr)
+
+
+def test_validation_split_minimum_size():
+    y = np.repeat([0, 1], 8)
+    groups = np.tile(np.arange(4), 4)  # 4 groups of 4 videos
+    train, val = validation_split(y, groups, 0.25, seed=0, min_size=4)
+    assert len(val) == 4 and len(train) == 12
+    train, val = validation_split(y, groups, 0.25, seed=0, min_size=5)
+    assert len(val) == 0 and len(train) == 16
 
 
 def test_validation_split_is_stratified_and_keeps_groups_apart():
