@@ -14,6 +14,17 @@ does not stop it: the method appends a :class:`VideoFailure` to its ``failures_`
 the video out of training, and returns a row of NaN for it from ``decision_function``. The
 runner records those in ``failures.csv`` and scores the remaining videos.
 
+A detection method (the ``detection`` task) is an sklearn estimator over untrimmed videos::
+
+    method.fit(paths, segments, groups=None) -> method
+    method.detect(paths) -> DataFrame: video, t_start, t_end, label, score
+
+where ``segments`` is a DataFrame of the training instances, columns ``video`` (a path of
+``paths``), ``t_start`` and ``t_end`` (seconds) and ``label`` (an int in ``range(n_classes)``;
+the class names are ``MethodContext.classes``); a video may have none. ``detect`` returns any
+number of scored segments per video, in the same columns plus ``score`` (higher: more
+confident). Failing videos go to ``failures_`` as for recognition, with no detections.
+
 Optional fitted attributes the runner reads: ``n_params_`` (learned numbers, when they depend
 on the data), ``history_`` (one dict per epoch) with ``best_epoch_`` (whose weights were kept),
 ``budget_`` (the resolved training budget, e.g. ``{"epochs": .., "steps": ..}``) and
@@ -55,7 +66,7 @@ __all__ = [
 
 #: The tasks a method can serve; the run directory, the metrics and the report section of
 #: each live in ``bench.tasks.<task>``.
-TASKS = ("recognition",)
+TASKS = ("recognition", "detection")
 
 #: The package of each track. ``bench`` reaches a track only through ``<package>.methods``
 #: (imported once, it registers the track's methods) and ``<package>.perf`` (its kernels'
@@ -303,4 +314,102 @@ register_method(
         description="seeded stratified random scores; the floor every method must beat",
     ),
     _chance_factory,
+)
+
+
+# ---------------------------------------------------------------------------- random segments
+class RandomSegmentDetector(BaseEstimator):
+    """Seeded random segments: the floor every temporal detector must beat.
+
+    Parameters
+    ----------
+    random_state : int, default 0
+    per_video : int or None, default None
+        Segments drawn per video; None: 10 times the training mean of instances per video
+        (at least 10), so that the floor's recall is not limited by too few guesses.
+
+    Notes
+    -----
+    ``fit`` learns the training label frequencies and segment durations; ``detect`` draws,
+    per video, labels from those frequencies, durations from the training durations and
+    centres uniformly inside the video (read from the file's frame count and rate), with
+    uniform scores. Only the seed and the order of the videos decide the draws.
+    """
+
+    def __init__(self, random_state: int = 0, per_video: int | None = None):
+        self.random_state = random_state
+        self.per_video = per_video
+
+    def fit(self, paths: np.ndarray, segments, groups=None) -> RandomSegmentDetector:
+        """Learn label frequencies, durations and instances per video (videos are not read)."""
+        labels = np.asarray(segments["label"], dtype=int)
+        if len(labels) == 0:
+            raise ValueError("RandomSegmentDetector needs at least one training segment")
+        counts = np.bincount(labels).astype(float)
+        self.class_prior_ = counts / counts.sum()
+        self.durations_ = np.asarray(segments["t_end"], float) - np.asarray(segments["t_start"],
+                                                                            float)
+        mean = len(labels) / max(1, len(paths))
+        self.per_video_ = (int(self.per_video) if self.per_video is not None
+                           else max(10, int(round(10 * mean))))
+        self.failures_: list[VideoFailure] = []
+        return self
+
+    def detect(self, paths: np.ndarray):
+        """Random scored segments for each readable video."""
+        import pandas as pd
+
+        rng = np.random.default_rng(self.random_state)
+        n, rows = self.per_video_, []
+        for path in paths:
+            length = _video_seconds(path)
+            if length is None:
+                self.failures_.append(VideoFailure(str(path), "decode", "OpenCV could not "
+                                                   "read its frame count and rate"))
+                continue
+            durations = np.minimum(rng.choice(self.durations_, size=n), length)
+            centres = rng.uniform(0.0, length, size=n)
+            start = np.clip(centres - durations / 2, 0.0, length - durations)
+            rows.append(pd.DataFrame({
+                "video": str(path), "t_start": start, "t_end": start + durations,
+                "label": rng.choice(len(self.class_prior_), size=n, p=self.class_prior_),
+                "score": rng.uniform(0.0, 1.0, size=n)}))
+        columns = ["video", "t_start", "t_end", "label", "score"]
+        return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=columns)
+
+
+def _video_seconds(path) -> float | None:
+    """A video's length from its container's frame count and rate (None if unreadable)."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(path))
+    try:
+        if not capture.isOpened():
+            return None
+        fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
+        count = float(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0.0)
+        return count / fps if fps > 0 and count > 0 else None
+    finally:
+        capture.release()
+
+
+def _random_segments_factory(ctx: MethodContext) -> RandomSegmentDetector:
+    return RandomSegmentDetector(random_state=ctx.seed)
+
+
+register_method(
+    MethodCard(
+        name="random_segments",
+        track="reference",
+        family="random",
+        year=1900,
+        paper="Random segments with the training durations and label frequencies "
+              "(reference floor).",
+        protocol="only the videos' lengths are read",
+        params=0,
+        flops_per_clip=0,
+        description="seeded random scored segments; the floor every detector must beat",
+        task="detection",
+    ),
+    _random_segments_factory,
 )

@@ -28,8 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
       help="the task of the run; the default suite is every method of that task; default: "
            "recognition")
     a("--dataset", metavar="D", default=_SUPPRESS,
-      help="dataset adapter (see `python -m bench list`); default: synthetic, generated "
-           "on the fly, no download")
+      help="dataset adapter (see `python -m bench list`); default: the task's generated "
+           "set, no download (recognition: synthetic; detection: untrimmed)")
     a("--root", metavar="R", default=_SUPPRESS,
       help="dataset root folder (datasets read from disk)")
     a("--annotations", metavar="DIR", default=_SUPPRESS,
@@ -38,8 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
       help="split protocol of the adapter, e.g. holdout, kfold or logo for `folder`; "
            "default: the adapter's own")
     a("--preset", metavar="P", default=_SUPPRESS,
-      help="dataset preset (synthetic: quick or default); default: quick with --quick, "
-           "else default")
+      help="dataset preset (synthetic, untrimmed: quick or default); default: quick with "
+           "--quick, else default")
     a("--group-pattern", metavar="REGEX", default=_SUPPRESS,
       help="`folder` dataset: regular expression whose first group (or whole match) in the "
            "file name is the group key; default: the part before the first `_`")
@@ -75,7 +75,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _config_from_args(args: argparse.Namespace):
-    from bench.run.config import RunConfig
+    from bench.run.config import DEFAULT_DATASETS, RunConfig
 
     given = {k: v for k, v in vars(args).items() if not k.startswith("_")}
     config = RunConfig.from_toml(given.pop("config")) if "config" in given else RunConfig()
@@ -91,19 +91,23 @@ def _config_from_args(args: argparse.Namespace):
         overrides["options"] = {**config.options, **dict(given.pop("option"))}
     overrides.update(given)
     overrides["dataset_options"] = dataset_options
-    data = {**config.to_dict(), **overrides}
-    return RunConfig.from_dict(data)
+    base = config.to_dict()
+    if "dataset" not in overrides and base["dataset"] == DEFAULT_DATASETS[config.task]:
+        base.pop("dataset")  # the default dataset of the task the command line asks for
+    return RunConfig.from_dict({**base, **overrides})
 
 
 def _print_summary(run_dir) -> None:
     import pandas as pd
 
     results = pd.read_csv(run_dir / "results.csv")
-    top1 = results[results["metric"] == "top1"].groupby("method")["value"].mean()
+    metric, title = ("top1", "top-1") if (results["metric"] == "top1").any() else (
+        "map@0.50", "mAP@0.5")
+    headline = results[results["metric"] == metric].groupby("method")["value"].mean()
     failures = pd.read_csv(run_dir / "failures.csv")
     print(f"run directory: {run_dir}")
-    for method, value in top1.sort_values(ascending=False).items():
-        print(f"  {method:<24s} top-1 {value:.3f}")
+    for method, value in headline.sort_values(ascending=False).items():
+        print(f"  {method:<24s} {title} {value:.3f}")
     if len(failures):
         print(f"  {len(failures)} failure row(s): see {run_dir / 'failures.csv'}")
 

@@ -11,10 +11,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["Manifest", "SUBSETS", "RootGuard", "resolve_inside", "fold_column"]
+__all__ = ["Manifest", "SUBSETS", "ANNOTATION_COLUMNS", "NO_LABEL", "RootGuard", "resolve_inside",
+           "fold_column"]
 
 #: The subsets a video can belong to in a fold.
 SUBSETS = ("train", "test", "unused")
+#: The columns every row of a detection manifest's annotations has.
+ANNOTATION_COLUMNS = ("video_id", "t_start", "t_end", "label", "label_name")
+#: ``label`` of a video without a single label (an untrimmed video of a detection dataset).
+NO_LABEL = -1
 
 _BASE_COLUMNS = ("video_id", "path", "label", "label_name", "group")
 
@@ -81,6 +86,12 @@ class Manifest:
         Name of the adapter that built the manifest.
     meta : dict
         Anything the adapter wants recorded in ``run.json`` (protocol, missing files, ...).
+    annotations : pandas.DataFrame, optional
+        The ground truth of a task with more than one label per video, keyed by ``video_id``.
+        Temporal detection: one row per action instance, columns :data:`ANNOTATION_COLUMNS`
+        (``video_id, t_start, t_end, label, label_name``; seconds; ``label`` indexes into
+        ``classes``) plus any the adapter keeps (``actor``). Such a manifest's ``label`` is
+        :data:`NO_LABEL` where a video has no single label.
 
     Notes
     -----
@@ -94,6 +105,7 @@ class Manifest:
     classes: Sequence[str]
     dataset: str = "unknown"
     meta: dict = field(default_factory=dict)
+    annotations: pd.DataFrame | None = None
 
     def __post_init__(self) -> None:
         self.root = Path(self.root)
@@ -114,10 +126,40 @@ class Manifest:
                     f"{sorted(self.table.loc[bad, fold_column(fold)].unique())[:5]}"
                 )
         labels = self.table["label"].to_numpy()
-        if len(labels) and (labels.min() < 0 or labels.max() >= len(self.classes)):
+        lowest = NO_LABEL if self.annotations is not None else 0
+        if len(labels) and (labels.min() < lowest or labels.max() >= len(self.classes)):
             raise ValueError("labels must index into classes")
         self.table = self.table.reset_index(drop=True)
         self.table["label"] = self.table["label"].astype(int)
+        if self.annotations is not None:
+            self.annotations = self._checked_annotations(self.annotations)
+
+    def _checked_annotations(self, annotations: pd.DataFrame) -> pd.DataFrame:
+        missing = [c for c in ANNOTATION_COLUMNS if c not in annotations.columns]
+        if missing:
+            raise ValueError(f"manifest annotations lack columns {missing}")
+        unknown = ~annotations["video_id"].isin(set(self.table["video_id"]))
+        if unknown.any():
+            raise ValueError("manifest annotations name videos that are not in the table, "
+                             f"e.g. {annotations.loc[unknown, 'video_id'].tolist()[:5]}")
+        labels = annotations["label"].to_numpy()
+        if len(labels) and (labels.min() < 0 or labels.max() >= len(self.classes)):
+            raise ValueError("annotation labels must index into classes")
+        out = annotations.reset_index(drop=True).copy()
+        out["label"] = out["label"].astype(int)
+        return out
+
+    def segments(self, rows: pd.DataFrame | None = None) -> pd.DataFrame:
+        """The annotation rows of ``rows``' videos (default: all), in the table's video order."""
+        if self.annotations is None:
+            raise ValueError(f"dataset {self.dataset!r} has no annotations (a recognition "
+                             "dataset: one label per video)")
+        rows = self.table if rows is None else rows
+        order = {vid: i for i, vid in enumerate(rows["video_id"])}
+        keep = self.annotations[self.annotations["video_id"].isin(order)]
+        position = keep["video_id"].map(order).to_numpy()
+        return keep.iloc[np.lexsort((keep["t_start"].to_numpy(), position))].reset_index(
+            drop=True)
 
     # ------------------------------------------------------------------ folds
     @property
@@ -141,8 +183,9 @@ class Manifest:
     def fingerprint(self, fold: int) -> str:
         """SHA-256 of the sorted ``(video_id, label, subset)`` triples of ``fold``.
 
-        Two results with different fingerprints were computed on different splits and are
-        never compared.
+        With annotations, the sorted ``(video_id, t_start, t_end, label)`` rows of the fold's
+        videos follow: changed ground truth is a different split. Two results with different
+        fingerprints were computed on different splits and are never compared.
         """
         self._check_fold(fold)
         col = fold_column(fold)
@@ -152,6 +195,13 @@ class Manifest:
                 self.table["video_id"], self.table["label"], self.table[col], strict=True
             )
         )
+        if self.annotations is not None:
+            used = set(self.table.loc[self.table[col] != "unused", "video_id"])
+            rows = self.annotations[self.annotations["video_id"].isin(used)]
+            lines += sorted(
+                f"{vid}\t{start:.6f}\t{end:.6f}\t{int(lab)}\n"
+                for vid, start, end, lab in zip(rows["video_id"], rows["t_start"],
+                                                rows["t_end"], rows["label"], strict=True))
         digest = hashlib.sha256()
         for line in lines:
             digest.update(line.encode("utf-8"))
@@ -177,9 +227,12 @@ class Manifest:
 
     def drop_videos(self, video_ids: Sequence[str]) -> Manifest:
         """A copy without the given videos."""
-        keep = ~self.table["video_id"].isin(set(video_ids))
+        dropped = set(video_ids)
+        keep = ~self.table["video_id"].isin(dropped)
+        annotations = None if self.annotations is None else self.annotations[
+            ~self.annotations["video_id"].isin(dropped)].copy()
         return Manifest(self.table[keep].copy(), self.root, self.classes, self.dataset,
-                        dict(self.meta))
+                        dict(self.meta), annotations)
 
     def clip_metadata(self) -> pd.DataFrame | None:
         """The adapter's per-video attributes of this manifest's videos, or None.

@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 
 from bench.atomic import write_text
+from bench.report.detection import CONTENTS as DETECTION_CONTENTS
+from bench.report.detection import detection_sections
 from bench.report.generations import DEFAULT_SOLVE_THRESHOLD
 from bench.report.recognition import CONTENTS as RECOGNITION_CONTENTS
 from bench.report.recognition import recognition_sections
@@ -29,7 +31,8 @@ __all__ = ["write_report", "TASK_REPORTS"]
 
 #: Per task: its entries of the table of contents and the function writing its sections
 #: ``(data, figures, solve_threshold) -> lines``.
-TASK_REPORTS = {"recognition": (RECOGNITION_CONTENTS, recognition_sections)}
+TASK_REPORTS = {"recognition": (RECOGNITION_CONTENTS, recognition_sections),
+                "detection": (DETECTION_CONTENTS, detection_sections)}
 
 
 def write_report(run_dir: str | os.PathLike, *,

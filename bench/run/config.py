@@ -22,7 +22,11 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-__all__ = ["RunConfig", "RunConfigError", "FailureRateExceeded", "resolve_config", "utc_now"]
+__all__ = ["RunConfig", "RunConfigError", "FailureRateExceeded", "DEFAULT_DATASETS",
+           "resolve_config", "utc_now"]
+
+#: The embedded dataset of each task: generated, no download.
+DEFAULT_DATASETS = {"recognition": "synthetic", "detection": "untrimmed"}
 
 
 class RunConfigError(ValueError):
@@ -41,8 +45,10 @@ class RunConfig:
     ----------
     task : str, default "recognition"
         The task of the run (:data:`bench.methods.TASKS`); the methods must serve it.
-    dataset : str, default "synthetic"
-        Registered dataset adapter (``python -m bench list``).
+    dataset : str or None, default None
+        Registered dataset adapter (``python -m bench list``); None: the task's embedded
+        default (:data:`DEFAULT_DATASETS`: ``synthetic`` for recognition, ``untrimmed`` for
+        detection).
     root : str or None
         Dataset root on disk (datasets read from disk).
     annotations : str or None
@@ -82,7 +88,7 @@ class RunConfig:
     """
 
     task: str = "recognition"
-    dataset: str = "synthetic"
+    dataset: str | None = None
     root: str | None = None
     annotations: str | None = None
     protocol: str | None = None
@@ -105,6 +111,8 @@ class RunConfig:
 
         if self.task not in TASKS:
             raise RunConfigError(f"task must be one of {', '.join(TASKS)}. Got {self.task!r}.")
+        if self.dataset is None:
+            self.dataset = DEFAULT_DATASETS[self.task]
         self.methods = _parse_names(self.methods)
         self.folds = _parse_folds(self.folds)
         for name in ("root", "annotations", "out"):

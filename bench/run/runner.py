@@ -127,6 +127,20 @@ def _check_methods(config: RunConfig) -> None:
             )
 
 
+def _check_task_data(config: RunConfig, manifest: Manifest) -> None:
+    """The dataset carries the ground truth of the run's task."""
+    has_segments = manifest.annotations is not None
+    if config.task == "detection" and not has_segments:
+        raise RunConfigError(
+            f"dataset {config.dataset!r} has one label per video, no temporal annotations: "
+            "temporal detection needs a dataset of untrimmed videos with segments (untrimmed, "
+            "or a folder with a segments CSV); see `python -m bench list`")
+    if config.task == "recognition" and has_segments:
+        raise RunConfigError(
+            f"dataset {config.dataset!r} holds untrimmed videos with temporal annotations, "
+            "not one label per video: run it with --task detection")
+
+
 def _check_resume(previous: dict[str, Any], record: dict[str, Any], folds: Sequence[int],
                   run_dir: Path) -> None:
     for fold in folds:
@@ -297,6 +311,7 @@ def run_benchmark(config: RunConfig, resume_dir: str | os.PathLike | None = None
     _check_methods(config)
 
     manifest, missing = load_manifest(config)
+    _check_task_data(config, manifest)
     folds = manifest.folds if config.folds == "all" else list(config.folds)
     for fold in folds:
         if fold not in manifest.folds:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from bench import profile
 from bench.data.manifest import Manifest
@@ -93,6 +94,18 @@ def _result_rows(unit: Unit, card: Any, fingerprint: str, metrics: list, cost: d
     ]
 
 
+def _record_fitted_facts(estimator: Any, timing: dict[str, Any]) -> list[dict] | None:
+    """Add the peak memory and the estimator's optional facts to ``timing``; its history."""
+    timing.update(peak_memory_mib() or {})
+    history = getattr(estimator, "history_", None)
+    if history:
+        timing.update(epochs_run=len(history), best_epoch=getattr(estimator, "best_epoch_", None))
+    for attribute, key in (("budget_", "budget"), ("selection_", "selection")):
+        if getattr(estimator, attribute, None) is not None:
+            timing[key] = getattr(estimator, attribute)
+    return history
+
+
 def run_unit(unit: Unit, manifest: Manifest, config: RunConfig, run_dir: Path,
              fingerprint: str) -> dict[str, Any]:
     """Fit and score one (method, fold); write its files, ``done`` last. Returns its timing.
@@ -105,6 +118,8 @@ def run_unit(unit: Unit, manifest: Manifest, config: RunConfig, run_dir: Path,
 
     rundir.prepare_unit(run_dir, unit)
     card = get_method(unit.method).card
+    if card.task == "detection":
+        return _run_detection_unit(unit, card, manifest, config, run_dir, fingerprint)
     train = manifest.subset(unit.fold, "train")
     test = manifest.subset(unit.fold, "test")
     n_classes = len(manifest.classes)
@@ -145,14 +160,72 @@ def run_unit(unit: Unit, manifest: Manifest, config: RunConfig, run_dir: Path,
     metrics = metric_values(y_true, scores[finite], manifest.classes, seed=config.seed,
                             n_boot=int(config.options.get("n_boot", 1000)))
     results = _result_rows(unit, card, fingerprint, metrics, timing)
-    timing.update(peak_memory_mib() or {})
-    history = getattr(estimator, "history_", None)
-    if history:
-        timing.update(epochs_run=len(history), best_epoch=getattr(estimator, "best_epoch_", None))
-    for attribute, key in (("budget_", "budget"), ("selection_", "selection")):
-        if getattr(estimator, attribute, None) is not None:
-            timing[key] = getattr(estimator, attribute)
+    history = _record_fitted_facts(estimator, timing)
     rundir.write_unit(run_dir, unit, predictions=predictions, failures=failures,
                       results=results, timing=timing, history=history,
+                      finished=utc_now().isoformat(timespec="seconds"))
+    return timing
+
+
+def _run_detection_unit(unit: Unit, card: Any, manifest: Manifest, config: RunConfig,
+                        run_dir: Path, fingerprint: str) -> dict[str, Any]:
+    """:func:`run_unit` for a temporal detection method (:mod:`bench.tasks.detection`).
+
+    Writes the fold's test ground truth (ActivityNet ``database``) and the method's detections
+    (ActivityNet results) into the unit's folder, and the task's mAP rows into its results.
+    """
+    from bench.methods import build_method
+    from bench.tasks.detection import formats
+    from bench.tasks.detection import results as detection
+
+    train = manifest.subset(unit.fold, "train")
+    test = manifest.subset(unit.fold, "test")
+    classes = list(manifest.classes)
+    path_of = dict(zip(manifest.table["video_id"], manifest.paths(), strict=True))
+    id_of = {path: vid for vid, path in path_of.items()}
+    t0 = time.perf_counter()
+    with profile.scope() as fit_stages:
+        estimator = build_method(unit.method,
+                                 _method_context(manifest, config, unit.work_dir(run_dir)),
+                                 **config.method_params.get(unit.method, {}))
+        estimator.fit(manifest.paths(train),
+                      detection.training_segments(manifest.segments(train), path_of),
+                      groups=train["group"].to_numpy())
+    train_time = time.perf_counter() - t0
+    test_paths = manifest.paths(test)
+    t1 = time.perf_counter()
+    with profile.scope() as predict_stages:
+        raw = estimator.detect(test_paths)
+    infer_time = time.perf_counter() - t1
+
+    detections = detection.detections_table(raw, id_of, classes, unit.method)
+    failures = _failure_rows(unit, manifest, estimator, test_paths,
+                             np.ones(len(test_paths), dtype=bool))
+    failed = {row[2] for row in failures}
+    scored = [vid for vid, rel in zip(test["video_id"], test["path"], strict=True)
+              if rel not in failed]
+    ground_truth = detection.ground_truth_table(manifest.segments(test), classes)
+    durations = manifest.meta.get("durations") or {}
+    out = unit.directory(run_dir)
+    formats.write_database_json(
+        out / detection.GROUND_TRUTH_FILE, ground_truth,
+        pd.DataFrame({"video_id": test["video_id"].astype(str), "subset": "validation",
+                      "duration": [durations.get(v, np.nan) for v in test["video_id"]]}))
+    formats.write_results_json(out / detection.DETECTIONS_FILE, detections, videos=scored)
+    params = getattr(estimator, "n_params_", None)
+    timing = {
+        "train_time_s": train_time, "infer_time_s": infer_time, "n_train": len(train),
+        "n_test": len(test), "n_scored": len(scored), "n_failed_videos": len(failed),
+        "n_fold_videos": len(train) + len(test), "n_detections": len(detections),
+        "params": card.params if params is None else params,
+        "stages": {"fit": fit_stages, "predict": predict_stages},
+    }
+    kept = ground_truth[ground_truth["video_id"].isin(set(scored))]
+    metrics = detection.metric_values(kept, detections, scored, seed=config.seed,
+                                      n_boot=int(config.options.get("n_boot", 1000)))
+    results = _result_rows(unit, card, fingerprint, metrics, timing)
+    history = _record_fitted_facts(estimator, timing)
+    rundir.write_unit(run_dir, unit, predictions=[], failures=failures, results=results,
+                      timing=timing, history=history,
                       finished=utc_now().isoformat(timespec="seconds"))
     return timing

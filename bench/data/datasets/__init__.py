@@ -46,7 +46,8 @@ class DatasetInfo:
 _DATASETS: dict[str, DatasetInfo] = {}
 
 #: Adapter modules imported to fill the registry.
-_ADAPTER_MODULES = ("folder", "ucf101", "hmdb51", "kth", "weizmann", "kinetics", "synthetic")
+_ADAPTER_MODULES = ("folder", "ucf101", "hmdb51", "kth", "weizmann", "kinetics", "synthetic",
+                    "synthetic_untrimmed")
 
 
 def register_dataset(name: str, description: str, needs_root: bool = True, *,

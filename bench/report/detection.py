@@ -1,0 +1,145 @@
+"""The detection task's part of the report: the mAP leaderboard and per-class AP.
+
+The leaderboard reads ``results.csv`` (the runner's ``map@<t>``, ``map_thumos14`` and
+``map_activitynet`` rows, :mod:`bench.tasks.detection.results`). Per-class AP is recomputed
+from each unit's ``ground_truth.json`` and ``detections.json``, the files in the field's own
+formats, so that what the report says and what the official evaluator would say come from the
+same files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bench.report.convergence import method_marks
+from bench.report.text import format_count, markdown_table, mean_std, pct, with_ci, year_text
+from bench.run.rundir import RunData, method_order
+from bench.tasks.detection import evaluate_detection, read_database_json, read_results_json
+from bench.tasks.detection.results import (
+    DETECTIONS_FILE,
+    GROUND_TRUTH_FILE,
+    REPORTED_THRESHOLDS,
+)
+
+__all__ = ["CONTENTS", "detection_leaderboard", "per_class_ap_table", "detection_sections"]
+
+CONTENTS = "[leaderboard](#leaderboard) · [per-class AP](#per-class-ap)"
+
+#: The leaderboard's mAP columns: results.csv metric -> title.
+_COLUMNS = {**{f"map@{t:.2f}": f"mAP@{t:g}" for t in REPORTED_THRESHOLDS},
+            "map_thumos14": "mAP 0.3:0.7 (THUMOS'14)",
+            "map_activitynet": "mAP 0.5:0.95 (ActivityNet)"}
+
+
+def detection_leaderboard(data: RunData) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(summary, per_fold)``: one row per method (history order) and one per (method, fold).
+
+    ``per_fold`` has a column per metric of :data:`_COLUMNS` (fractions) and ``ci_low`` /
+    ``ci_high`` of ``map@0.50``; ``summary`` the means over folds, ``n_folds`` and the cost.
+    """
+    results = data.results
+    wide = results.pivot_table(index=["method", "fold"], columns="metric", values="value",
+                               aggfunc="first").reset_index()
+    at_half = results[results["metric"] == "map@0.50"].set_index(["method", "fold"])
+    per_fold = wide.set_index(["method", "fold"])
+    per_fold["ci_low"] = at_half.get("ci_low")
+    per_fold["ci_high"] = at_half.get("ci_high")
+    per_fold = per_fold.reset_index()
+    rows = []
+    for method in method_order(data):
+        mine = per_fold[per_fold["method"] == method]
+        card = data.methods.get(method, {})
+        row: dict[str, Any] = {"method": method, "track": card.get("track"),
+                               "year": card.get("year"), "n_folds": len(mine)}
+        for metric in (*_COLUMNS, "train_time_s", "infer_clips_per_s", "params"):
+            row[metric] = mine[metric].mean() if metric in mine else np.nan
+        one = len(mine) == 1
+        row["ci_low"] = mine["ci_low"].iloc[0] if one else np.nan
+        row["ci_high"] = mine["ci_high"].iloc[0] if one else np.nan
+        rows.append(row)
+    return pd.DataFrame(rows), per_fold
+
+
+def _leaderboard_lines(data: RunData) -> list[str]:
+    summary, per_fold = detection_leaderboard(data)
+    several = bool(len(summary) and summary["n_folds"].max() > 1)
+    marks = method_marks(data)
+    table = pd.DataFrame({
+        "method": summary["method"].map(lambda m: f"`{m}`"),
+        "track": summary["track"].fillna("–"),
+        "year": [year_text(r.year, r.track) for r in summary.itertuples()],
+    })
+    for metric, title in _COLUMNS.items():
+        if several:
+            table[f"{title} %"] = [mean_std(per_fold.loc[per_fold["method"] == m, metric])
+                                   if metric in per_fold else "–" for m in summary["method"]]
+        elif metric == "map@0.50":
+            table[f"{title} % [95 % CI]"] = [with_ci(r["map@0.50"], r["ci_low"], r["ci_high"])
+                                             for _, r in summary.iterrows()]
+        else:
+            table[f"{title} %"] = summary[metric].map(pct)
+    table["train time"] = summary["train_time_s"].map(lambda v: format_count(v, "s"))
+    table["inference videos/s"] = summary["infer_clips_per_s"].map(format_count)
+    table["convergence"] = summary["method"].map(lambda m: marks.get(m, "–"))
+    spread = ("mean ± standard deviation over folds" if several else
+              "mAP@0.5's interval is a 95 % bootstrap interval over the test videos")
+    lines = ["## Leaderboard", "",
+             "Temporal detection: mean average precision over the classes at temporal IoU "
+             "thresholds (ActivityNet matching: detections of a class by descending score, "
+             "each matched to the unmatched ground-truth instance of highest tIoU in its video; "
+             f"VOC all-point interpolated AP). Percentages; {spread}. Methods in the order of "
+             "their paper's year; `random_segments` is the floor.", "", markdown_table(table),
+             ""]
+    if several:
+        fold_table = pd.DataFrame({
+            "method": per_fold["method"].map(lambda m: f"`{m}`"),
+            "fold": per_fold["fold"].astype(str),
+            "mAP@0.5 % [95 % CI]": [with_ci(r["map@0.50"], r["ci_low"], r["ci_high"])
+                                    for _, r in per_fold.iterrows()],
+            "mAP 0.3:0.7 %": per_fold["map_thumos14"].map(pct),
+            "mAP 0.5:0.95 %": per_fold["map_activitynet"].map(pct),
+        })
+        lines += ["### Per fold", "", markdown_table(fold_table), ""]
+    return lines
+
+
+def per_class_ap_table(data: RunData, threshold: float = 0.5) -> pd.DataFrame:
+    """AP at ``threshold`` per class (rows) and method (columns), the mean over folds.
+
+    Read from the units' ``ground_truth.json`` / ``detections.json``; a unit without them is
+    left out.
+    """
+    columns: dict[str, pd.Series] = {}
+    for record in data.units or []:
+        folder = data.run_dir / "units" / record.unit.name
+        if not (folder / GROUND_TRUTH_FILE).is_file() or not (folder / DETECTIONS_FILE).is_file():
+            continue
+        truth = read_database_json(folder / GROUND_TRUTH_FILE).segments
+        detections = read_results_json(folder / DETECTIONS_FILE)
+        result = evaluate_detection(truth, detections, (threshold,))
+        ap = pd.Series(result.ap[:, 0], index=list(result.classes))
+        columns.setdefault(record.unit.method, []).append(ap)
+    order = [m for m in method_order(data) if m in columns]
+    table = pd.DataFrame({m: pd.concat(columns[m], axis=1).mean(axis=1) for m in order})
+    known = [c for c in data.classes if c in table.index]
+    return table.loc[known + sorted(set(table.index) - set(known))]
+
+
+def _per_class_lines(data: RunData) -> list[str]:
+    table = per_class_ap_table(data)
+    if table.empty:
+        return []
+    shown = table.map(pct).reset_index(names="class")
+    shown.columns = ["class", *[f"`{m}`" for m in table.columns]]
+    return ["## Per-class AP", "", "AP at tIoU 0.5 in percent, per class (mean over folds), "
+            "recomputed from each unit's `ground_truth.json` and `detections.json`.", "",
+            markdown_table(shown), ""]
+
+
+def detection_sections(data: RunData, figures: Path, solve_threshold: float) -> list[str]:
+    """The leaderboard and per-class AP (``figures`` and ``solve_threshold`` are not used)."""
+    return _leaderboard_lines(data) + _per_class_lines(data)

@@ -1,0 +1,198 @@
+"""The detection task in the harness: manifest annotations, the untrimmed adapter, the random
+floor, a whole `--task detection` run into a run directory with the field's files, and its
+report."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bench.data.datasets import load_dataset
+from bench.data.manifest import NO_LABEL, Manifest
+from bench.methods import MethodContext, RandomSegmentDetector, build_method
+from bench.report import write_report
+from bench.run.config import RunConfig, RunConfigError
+from bench.run.runner import run_benchmark
+from bench.tasks.detection import evaluate_detection, read_database_json, read_results_json
+from bench.tasks.detection.results import detections_table, metric_values
+
+
+def _table(ids, folds):
+    return pd.DataFrame({"video_id": ids, "path": [f"{v}.avi" for v in ids], "label": NO_LABEL,
+                         "label_name": "", "group": ["g"] * len(ids), "fold1": folds})
+
+
+def _annotations(rows):
+    return pd.DataFrame(rows, columns=["video_id", "t_start", "t_end", "label", "label_name"])
+
+
+def test_a_manifest_without_annotations_keeps_its_fingerprint(tmp_path):
+    table = _table(["a", "b"], ["train", "test"]).assign(label=[0, 1])
+    manifest = Manifest(table, tmp_path, ["x", "y"])
+    digest = hashlib.sha256()
+    for line in sorted(["a\t0\ttrain\n", "b\t1\ttest\n"]):
+        digest.update(line.encode())
+    assert manifest.fingerprint(1) == digest.hexdigest()
+
+
+def test_annotations_are_part_of_the_fingerprint_and_follow_dropped_videos(tmp_path):
+    table = _table(["a", "b", "c"], ["train", "test", "unused"])
+    rows = [("a", 0.0, 1.5, 0, "x"), ("b", 2.0, 3.0, 1, "y"), ("c", 0.0, 1.0, 1, "y")]
+    manifest = Manifest(table, tmp_path, ["x", "y"], annotations=_annotations(rows))
+    moved = Manifest(table, tmp_path, ["x", "y"],
+                     annotations=_annotations([rows[0], ("b", 2.0, 3.5, 1, "y"), rows[2]]))
+    assert manifest.fingerprint(1) != moved.fingerprint(1)
+    # an unused video's annotation does not enter its fold's fingerprint
+    other_unused = Manifest(table, tmp_path, ["x", "y"],
+                            annotations=_annotations([rows[0], rows[1], ("c", 0, 2, 0, "x")]))
+    assert manifest.fingerprint(1) == other_unused.fingerprint(1)
+    assert manifest.segments(manifest.subset(1, "test"))["video_id"].tolist() == ["b"]
+    assert manifest.drop_videos(["a"]).annotations["video_id"].tolist() == ["b", "c"]
+
+
+@pytest.mark.parametrize(("rows", "message"), [
+    ([("zzz", 0.0, 1.0, 0, "x")], "not in the table"),
+    ([("a", 0.0, 1.0, 5, "x")], "index into classes"),
+])
+def test_bad_annotations_are_refused(tmp_path, rows, message):
+    with pytest.raises(ValueError, match=message):
+        Manifest(_table(["a"], ["train"]), tmp_path, ["x", "y"], annotations=_annotations(rows))
+
+
+def test_a_video_without_a_label_needs_annotations(tmp_path):
+    with pytest.raises(ValueError, match="index into classes"):
+        Manifest(_table(["a"], ["train"]), tmp_path, ["x"])
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    return tmp_path_factory.mktemp("untrimmed_home")
+
+
+@pytest.fixture(scope="module")
+def quick_manifest(home):
+    return load_dataset("untrimmed", root=str(home), preset="quick")
+
+
+def test_the_untrimmed_adapter_gives_a_detection_manifest(quick_manifest):
+    m = quick_manifest
+    assert (m.table["label"] == NO_LABEL).all() and m.annotations is not None
+    assert set(m.annotations["label_name"]) <= set(m.classes)
+    names = np.asarray(m.classes)[m.annotations["label"]]
+    assert (names == m.annotations["label_name"].to_numpy()).all()
+    for fold in m.folds:  # the folds hold the groups (actors) apart
+        train, test = m.subset(fold, "train"), m.subset(fold, "test")
+        assert set(train["group"]).isdisjoint(test["group"]) and len(test)
+    durations = m.meta["durations"]
+    assert (m.annotations["t_end"] <= m.annotations["video_id"].map(durations) + 1e-9).all()
+
+
+def test_random_segments_are_seeded_and_use_the_training_durations(quick_manifest, tmp_path):
+    paths = quick_manifest.paths()
+    path_of = dict(zip(quick_manifest.table["video_id"], paths, strict=True))
+    segments = quick_manifest.segments().assign(video=lambda f: f["video_id"].map(path_of))
+    one = RandomSegmentDetector(random_state=3).fit(paths, segments).detect(paths)
+    two = RandomSegmentDetector(random_state=3).fit(paths, segments).detect(paths)
+    pd.testing.assert_frame_equal(one, two)
+    lengths = one["t_end"] - one["t_start"]
+    assert lengths.max() <= (segments["t_end"] - segments["t_start"]).max() + 1e-9
+    assert set(one["video"]) == set(paths)
+    broken = tmp_path / "broken.avi"
+    broken.write_bytes(b"not a video")
+    detector = RandomSegmentDetector().fit(paths, segments)
+    out = detector.detect(np.array([paths[0], str(broken)], dtype=object))
+    assert set(out["video"]) == {paths[0]}
+    assert [f.video for f in detector.failures_] == [str(broken)]
+
+
+def test_detections_from_a_method_are_checked():
+    id_of = {"/v/a.avi": "a"}
+    good = pd.DataFrame({"video": ["/v/a.avi"], "t_start": [0.0], "t_end": [1.0], "label": [1],
+                         "score": [0.5]})
+    table = detections_table(good, id_of, ["x", "y"], "m")
+    assert table.iloc[0].to_dict() == {"video_id": "a", "t_start": 0.0, "t_end": 1.0,
+                                       "label": "y", "score": 0.5}
+    with pytest.raises(ValueError, match="not given"):
+        detections_table(good.assign(video="/v/other.avi"), id_of, ["x", "y"], "m")
+    with pytest.raises(ValueError, match="outside range"):
+        detections_table(good.assign(label=2), id_of, ["x", "y"], "m")
+    with pytest.raises(ValueError, match="no column"):
+        detections_table(good.drop(columns="score"), id_of, ["x", "y"], "m")
+
+
+def test_metric_rows_agree_with_the_metric():
+    truth = pd.DataFrame({"video_id": ["a", "a", "b"], "t_start": [0.0, 5.0, 1.0],
+                          "t_end": [2.0, 9.0, 3.0], "label": ["x", "y", "x"]})
+    detections = truth.assign(score=[0.9, 0.8, 0.7], t_end=truth["t_end"] + [0.0, 2.0, 0.5])
+    rows = {name: (value, ci) for name, value, ci, _ in
+            metric_values(truth, detections, ["a", "b"], n_boot=50)}
+    for t in (0.3, 0.4, 0.5, 0.6, 0.7):
+        want = evaluate_detection(truth, detections, (t,)).average_map
+        assert rows[f"map@{t:.2f}"][0] == pytest.approx(want)
+    assert rows["map@0.50"][1] is not None and rows["map@0.30"][1] is None
+    assert rows["map_thumos14"][0] == pytest.approx(
+        np.mean([rows[f"map@{t:.2f}"][0] for t in (0.3, 0.4, 0.5, 0.6, 0.7)]))
+
+
+@pytest.fixture(scope="module")
+def detection_run(home, tmp_path_factory):
+    out = tmp_path_factory.mktemp("detection_runs") / "run"
+    config = RunConfig(task="detection", root=str(home), quick=True,
+                       methods=["random_segments"], folds="all", out=str(out), quiet=True,
+                       options={"n_boot": 100})
+    assert config.dataset == "untrimmed"  # the task's embedded default
+    return run_benchmark(config)
+
+
+def test_a_detection_run_writes_the_fields_files(detection_run, quick_manifest):
+    results = pd.read_csv(detection_run / "results.csv")
+    assert set(results["task"]) == {"detection"}
+    for fold in quick_manifest.folds:
+        unit = detection_run / "units" / f"random_segments__fold{fold}"
+        truth = read_database_json(unit / "ground_truth.json")
+        test = quick_manifest.subset(fold, "test")
+        assert len(truth.segments) == len(quick_manifest.segments(test))
+        detections = read_results_json(unit / "detections.json")
+        assert set(detections["video_id"]) <= set(test["video_id"])
+        raw = json.loads((unit / "detections.json").read_text())
+        assert set(raw) >= {"version", "results", "external_data"}
+        want = evaluate_detection(truth.segments, detections, (0.5,)).average_map
+        got = results[(results["fold"] == fold) & (results["metric"] == "map@0.50")]["value"]
+        assert float(got.iloc[0]) == pytest.approx(want)
+
+
+def test_the_detection_report_has_its_sections(detection_run):
+    text = write_report(detection_run).read_text()
+    assert "## Leaderboard" in text and "## Per-class AP" in text
+    assert "mAP 0.5:0.95 (ActivityNet)" in text and "`random_segments`" in text
+
+
+def test_task_and_dataset_must_agree(home, tmp_path):
+    with pytest.raises(RunConfigError, match="no temporal annotations"):
+        run_benchmark(RunConfig(task="detection", dataset="synthetic", root=str(home),
+                                quick=True, methods=["random_segments"], out=str(tmp_path / "a"),
+                                quiet=True))
+    with pytest.raises(RunConfigError, match="--task detection"):
+        run_benchmark(RunConfig(dataset="untrimmed", root=str(home), quick=True,
+                                methods=["chance"], out=str(tmp_path / "b"), quiet=True))
+
+
+def test_the_random_floor_is_registered_for_detection():
+    detector = build_method("random_segments", MethodContext(seed=4))
+    assert isinstance(detector, RandomSegmentDetector) and detector.random_state == 4
+
+
+@pytest.mark.parametrize(("argv", "dataset"), [
+    (["run", "--task", "detection"], "untrimmed"),
+    (["run"], "synthetic"),
+    (["run", "--task", "detection", "--dataset", "folder"], "folder"),
+])
+def test_the_command_line_default_dataset_follows_the_task(argv, dataset):
+    from bench.cli import build_parser
+    from bench.cli.run import _config_from_args
+
+    assert _config_from_args(build_parser().parse_args(argv)).dataset == dataset
