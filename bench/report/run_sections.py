@@ -212,9 +212,22 @@ def _failure_counts(failures: pd.DataFrame) -> pd.DataFrame:
     return grouped.agg(videos=("video", "nunique"), rows=("video", "size")).reset_index()
 
 
+def _missing_lines(data: RunData) -> list[str]:
+    """The videos a run left out because their files are missing (``--allow-missing``)."""
+    dataset = data.run.get("dataset", {}) or {}
+    missing = [*(dataset.get("missing_excluded") or []),
+               *((dataset.get("meta") or {}).get("missing") or [])]
+    if not missing:
+        return []
+    shown = ", ".join(f"`{m}`" for m in missing[:MAX_FAILURE_ROWS])
+    more = f" and {len(missing) - MAX_FAILURE_ROWS} more" if len(missing) > MAX_FAILURE_ROWS else ""
+    return [f"{len(missing)} annotated video(s) were left out because their files are missing "
+            f"(`--allow-missing`; `run.json`, `dataset`): {shown}{more}.", ""]
+
+
 def failures_section(data: RunData) -> list[str]:
     failures = data.failures
-    lines = ["## Failures", ""]
+    lines = ["## Failures", ""] + _missing_lines(data)
     if failures.empty:
         return lines + ["No video failed.", ""]
     is_video = failures["video"] != WHOLE_UNIT

@@ -221,7 +221,9 @@ def _run_detection_unit(unit: Unit, card: Any, manifest: Manifest, config: RunCo
         "stages": {"fit": fit_stages, "predict": predict_stages},
     }
     kept = ground_truth[ground_truth["video_id"].isin(set(scored))]
-    metrics = detection.metric_values(kept, detections, scored, seed=config.seed,
+    ambiguous = detection.ambiguous_table(manifest.meta.get("ambiguous"), scored)
+    metrics = detection.metric_values(kept, detections, scored, ambiguous=ambiguous,
+                                      seed=config.seed,
                                       n_boot=int(config.options.get("n_boot", 1000)))
     results = _result_rows(unit, card, fingerprint, metrics, timing)
     history = _record_fitted_facts(estimator, timing)

@@ -196,3 +196,80 @@ def test_the_command_line_default_dataset_follows_the_task(argv, dataset):
     from bench.cli.run import _config_from_args
 
     assert _config_from_args(build_parser().parse_args(argv)).dataset == dataset
+
+
+# ---------------------------------------------------------------------------- real layouts
+def _placeholder_video(path, seconds: float, fps: float = 2.0) -> None:
+    """A tiny grey MJPG video of ``seconds`` (the frame count and rate give its length)."""
+    import cv2
+
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (32, 24))
+    for i in range(int(seconds * fps)):
+        writer.write(np.full((24, 32, 3), 40 + i % 50, np.uint8))
+    writer.release()
+
+
+def _thumos_tree(base):
+    """The THUMOS'14 layout (documented line format, CRLF class lists) with a missing video."""
+    notes = base / "annotations"
+    lines = {"val": {"BaseballPitch": ["video_validation_0000051  67.5 75.9",
+                                       "video_validation_0000052  3.0 9.2"],
+                     "CliffDiving": ["video_validation_0000053  10.1 15.0"],
+                     "Ambiguous": ["video_validation_0000051  20.0 22.0"]},
+             "test": {"BaseballPitch": ["video_test_0000004  12.0 18.5",
+                                        "video_test_0000007  40.2 44.0"],
+                      "CliffDiving": ["video_test_0000004  30.0 33.3"],
+                      "Ambiguous": ["video_test_0001292  5.0 9.0"]}}
+    for subset, files in lines.items():
+        folder = notes / subset
+        folder.mkdir(parents=True)
+        (folder / "detclasslist.txt").write_bytes(b"7 BaseballPitch\r\n26 CliffDiving\r\n")
+        for name, rows in files.items():
+            (folder / f"{name}_{subset}.txt").write_text("\n".join(rows) + "\n")
+    videos = base / "videos"
+    videos.mkdir()
+    for name in ("video_validation_0000051", "video_validation_0000052", "video_test_0000004",
+                 "video_test_0001292"):  # 0000053 and 0000007 are missing
+        _placeholder_video(videos / f"{name}.avi", 80.0)
+    return videos, notes
+
+
+def test_a_thumos14_tree_runs_end_to_end_with_missing_videos(tmp_path):
+    videos, notes = _thumos_tree(tmp_path)
+    base = dict(task="detection", dataset="thumos14", root=str(videos),
+                annotations=str(notes), methods=["random_segments"], quiet=True,
+                options={"n_boot": 50})
+    with pytest.raises(RunConfigError, match="video_validation_0000053"):
+        run_benchmark(RunConfig(**base, out=str(tmp_path / "strict")))
+    run_dir = run_benchmark(RunConfig(**base, allow_missing=True, out=str(tmp_path / "run")))
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["dataset"]["meta"]["missing"] == ["val: video_validation_0000053",
+                                                    "test: video_test_0000007"]
+    assert record["dataset"]["folds"]["1"]["counts"] == {"train": 2, "test": 2, "unused": 0}
+    assert record["dataset"]["meta"]["ambiguous"] == [["video_validation_0000051", 20.0, 22.0],
+                                                      ["video_test_0001292", 5.0, 9.0]]
+    truth = read_database_json(run_dir / "units" / "random_segments__fold1" / "ground_truth.json")
+    assert sorted(truth.segments["t_start"]) == [12.0, 30.0]  # the test subset's instances
+    report = write_report(run_dir).read_text()
+    assert "2 annotated video(s) were left out" in report and "video_test_0000007" in report
+
+
+def test_a_folder_of_own_videos_with_a_segments_csv_runs(tmp_path):
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    rows = ["video,start,end,label"]
+    for k in range(4):
+        _placeholder_video(videos / f"clip{k}.avi", 20.0)
+        rows += [f"clip{k},{1 + k},{4 + k},wave", f"clip{k},{10 + k},{12.5 + k},jump"]
+    csv = tmp_path / "segments.csv"
+    csv.write_text("\n".join(rows) + "\n")
+    run_dir = run_benchmark(RunConfig(
+        task="detection", dataset="segments", root=str(videos), annotations=str(csv),
+        dataset_options={"n_splits": 2}, folds="all", methods=["random_segments"], quiet=True,
+        out=str(tmp_path / "run"), options={"n_boot": 20}))
+    results = pd.read_csv(run_dir / "results.csv")
+    assert sorted(results["fold"].unique()) == [1, 2]
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["dataset"]["classes"] == ["jump", "wave"]
+    for fold in ("1", "2"):
+        assert record["dataset"]["folds"][fold]["counts"] == {"train": 2, "test": 2, "unused": 0}

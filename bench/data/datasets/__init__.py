@@ -47,7 +47,7 @@ _DATASETS: dict[str, DatasetInfo] = {}
 
 #: Adapter modules imported to fill the registry.
 _ADAPTER_MODULES = ("folder", "ucf101", "hmdb51", "kth", "weizmann", "kinetics", "synthetic",
-                    "synthetic_untrimmed")
+                    "synthetic_untrimmed", "detection_sets")
 
 
 def register_dataset(name: str, description: str, needs_root: bool = True, *,

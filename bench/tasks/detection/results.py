@@ -31,7 +31,8 @@ from bench.tasks.detection.metrics import (
 )
 
 __all__ = ["GROUND_TRUTH_FILE", "DETECTIONS_FILE", "METHOD_COLUMNS", "REPORTED_THRESHOLDS",
-           "ground_truth_table", "training_segments", "detections_table", "metric_values"]
+           "ground_truth_table", "training_segments", "detections_table", "ambiguous_table",
+           "metric_values"]
 
 GROUND_TRUTH_FILE = "ground_truth.json"
 DETECTIONS_FILE = "detections.json"
@@ -60,6 +61,16 @@ def training_segments(annotations: pd.DataFrame, path_of: Mapping[str, str]) -> 
         "t_end": annotations["t_end"].to_numpy(float),
         "label": annotations["label"].to_numpy(int),
     })
+
+
+def ambiguous_table(rows: Sequence[Sequence], videos: Sequence[str]) -> pd.DataFrame | None:
+    """The ``[video_id, t_start, t_end]`` ambiguous segments of ``videos`` (None when none)."""
+    keep = set(map(str, videos))
+    mine = [r for r in rows or [] if str(r[0]) in keep]
+    if not mine:
+        return None
+    return pd.DataFrame(mine, columns=["video_id", "t_start", "t_end"]).astype(
+        {"video_id": str, "t_start": float, "t_end": float})
 
 
 def detections_table(raw: pd.DataFrame, id_of: Mapping[str, str],
@@ -97,19 +108,21 @@ def detections_table(raw: pd.DataFrame, id_of: Mapping[str, str],
 
 
 def metric_values(ground_truth: pd.DataFrame, detections: pd.DataFrame,
-                  videos: Sequence[str], *, seed: int = 0, n_boot: int = 1000,
+                  videos: Sequence[str], *, ambiguous: pd.DataFrame | None = None,
+                  seed: int = 0, n_boot: int = 1000,
                   ) -> list[tuple[str, float, tuple[float, float] | None, int]]:
     """``(metric, value, interval, n)`` rows of one unit (see the module docstring).
 
     ``n`` is the number of test videos, the bootstrap's sample (:func:`evaluate_detection`);
-    mAP values are in [0, 1].
+    mAP values are in [0, 1]. ``ambiguous`` segments (THUMOS'14) are handled as
+    :func:`evaluate_detection` says.
     """
     videos = [str(v) for v in videos]
     n = len(videos)
 
     def evaluated(thresholds):
-        return evaluate_detection(ground_truth, detections, thresholds, videos=videos,
-                                  n_boot=n_boot, seed=seed)
+        return evaluate_detection(ground_truth, detections, thresholds, ambiguous=ambiguous,
+                                  videos=videos, n_boot=n_boot, seed=seed)
 
     thumos = evaluated(THUMOS14_THRESHOLDS)
     rows = [(f"map@{t:.2f}", thumos.map_at(t), None, n) for t in REPORTED_THRESHOLDS]
