@@ -12,7 +12,6 @@ from bench.data.datasets.synthetic import (
     CLASSES,
     cache_key,
     generate,
-    generate_untrimmed,
     no_nuisances,
     preset_params,
     read_boxes,
@@ -233,23 +232,3 @@ def test_hsv_to_rgb_matches_colorsys():
     ours = hsv_to_rgb(hsv[:, 0], hsv[:, 1], hsv[:, 2])
     reference = np.array([colorsys.hsv_to_rgb(*row) for row in hsv]) * 255
     np.testing.assert_allclose(ours, reference, atol=1e-9)
-
-
-def test_untrimmed_segments(tmp_path):
-    params = {**TINY, "n_frames": 20}
-    entry = generate_untrimmed(n_videos=2, actions_per_video=3, preset="quick", seed=1,
-                               home=tmp_path, jobs=1, **params)
-    segments = pd.read_csv(entry / "segments.csv")
-    assert set(segments["video_id"]) == {"untrimmed_000", "untrimmed_001"}
-    boxes = np.load(entry / "boxes.npz")
-    for video_id, segs in segments.groupby("video_id"):
-        frames = read_video(entry / segs["path"].iloc[0])
-        assert len(frames) == segs["n_frames"].iloc[0] == len(boxes[video_id])
-        starts, ends = segs["start_frame"].to_numpy(), segs["end_frame"].to_numpy()
-        assert (starts < ends).all() and (ends[:-1] < starts[1:]).all()  # idle gaps between
-        assert starts[0] > 0 and ends[-1] < len(frames) - 1
-        names = segs["label_name"].tolist()
-        for i, name in enumerate(names):
-            if name == "sit_down":
-                assert names[i + 1] == "stand_up"
-        assert segs["label"].tolist() == [CLASSES.index(n) for n in names]

@@ -52,7 +52,7 @@ from bench.paths import cache_home
 __all__ = [
     "CLASSES", "CLASS_PAIRS", "GENERATOR_VERSION", "PRESETS", "SyntheticParams", "RenderedClip",
     "preset_params", "cache_key", "render_clip", "generate", "load",
-    "generate_untrimmed", "no_nuisances", "read_boxes",
+    "no_nuisances", "read_boxes",
 ]
 
 #: The twelve classes, in label order.
@@ -506,94 +506,3 @@ def load(root: str | os.PathLike | None = None, annotations: str | None = None,
     params = preset_params(preset, **overrides)
     entry = generate(params, seed, root, jobs=jobs, progress=progress)
     return _manifest(entry, params, preset, seed)
-
-
-# ---------------------------------------------------------------------------- untrimmed
-#: Classes used in untrimmed videos (walk and run are left out: they travel out of the frame).
-UNTRIMMED_CLASSES = ("jump", "jack", "bend", "wave1", "wave2", "clap", "sit_down",
-                     "wave_then_clap", "clap_then_wave")
-
-
-def _untrimmed_video(params: SyntheticParams, seed: int, index: int, n_actions: int,
-                     out_dir: str) -> tuple[list[dict], np.ndarray]:
-    rng = _scene_rng(seed, 10_000 + index, 0, 3)
-    actor = int(rng.integers(params.n_actors))
-    plan: list[tuple[str, int, int]] = []  # (class, idle gap before, action frames)
-    while len(plan) < n_actions:
-        name = UNTRIMMED_CLASSES[int(rng.integers(len(UNTRIMMED_CLASSES)))]
-        for part in (("sit_down", "stand_up") if name == "sit_down" else (name,)):
-            gap = int(rng.integers(params.n_frames // 4, params.n_frames + 1))
-            length = int(rng.integers(int(0.55 * params.n_frames), int(0.8 * params.n_frames) + 1))
-            plan.append((part, gap, length))
-    tail = int(rng.integers(params.n_frames // 4, params.n_frames + 1))
-    total = sum(g + n for _, g, n in plan) + tail
-    chunks, segments, t = [], [], 0
-    for name, gap, length in plan:
-        poses, start, end = clip_poses(name, gap + length, gap, 0, params.fps, 1.0)
-        if chunks:
-            poses[:gap] = chunks[-1][-1]  # stay in the previous action's final pose
-        chunks.append(poses)
-        segments.append({"label": CLASSES.index(name), "label_name": name,
-                         "start_frame": t + start, "end_frame": t + end})
-        t += gap + length
-    chunks.append(np.repeat(chunks[-1][-1:], tail, axis=0))
-    poses = np.concatenate(chunks)
-    scene = sample_scene(rng, width=params.width, height=params.height, n_frames=total,
-                         actor_height=params.actor_height,
-                         nuisance={**params.nuisance(), "camera_motion": (0.0, 0.0),
-                                   "scale_change": (0.0, 0.0)})
-    body = _actor_body(seed, actor)
-    frames, boxes, _ = _render(poses, body, scene, scene.foot_x, params.width, params.height,
-                               _scene_rng(seed, 10_000 + index, 0, 4))
-    video_id = f"untrimmed_{index:03d}"
-    rel = f"videos/{video_id}{_SUFFIX}"
-    _write_video(Path(out_dir) / rel, frames, params.fps)
-    for seg in segments:
-        seg.update({"video_id": video_id, "path": rel, "actor": actor, "n_frames": total})
-    return segments, boxes
-
-
-def generate_untrimmed(n_videos: int = 4, actions_per_video: int = 4, preset: str = "quick",
-                       seed: int = 0, home: str | os.PathLike | None = None, *,
-                       jobs: int | None = None, progress: bool = False,
-                       **overrides: Any) -> Path:
-    """Render long videos with several actions separated by idle gaps (temporal detection).
-
-    Each video holds ``actions_per_video`` actions (``sit_down`` is always followed by
-    ``stand_up``) from :data:`UNTRIMMED_CLASSES`, separated by idle gaps of a quarter to one
-    clip length. Camera pan and scale change are off (they would carry the actor out of view
-    over a long video); the other nuisances follow the preset's shares.
-
-    Returns
-    -------
-    pathlib.Path
-        The cache entry ``<home>/synthetic_untrimmed/<key>/`` with ``videos/``,
-        ``segments.csv`` (``video_id, path, label, label_name, start_frame, end_frame, actor,
-        n_frames``; frames inclusive), ``boxes.npz`` and ``complete``.
-    """
-    if n_videos < 1 or actions_per_video < 1:
-        raise ValueError("n_videos and actions_per_video must be >= 1. "
-                         f"Got {n_videos} and {actions_per_video} instead.")
-    params = preset_params(preset, **overrides)
-    key = cache_key(params, seed, kind=f"untrimmed-{n_videos}-{actions_per_video}")
-    final = cache_home(home) / "synthetic_untrimmed" / key
-    if (final / "complete").exists():
-        return final
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.parent / f".tmp-{key}-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
-    try:
-        tasks = [(_untrimmed_video, (params, seed, i, actions_per_video, str(tmp)))
-                 for i in range(n_videos)]
-        results = _run_jobs(tasks, jobs, progress, "synthetic untrimmed")
-        segments = pd.DataFrame([seg for segs, _ in results for seg in segs])
-        columns = ["video_id", "path", "label", "label_name", "start_frame", "end_frame",
-                   "actor", "n_frames"]
-        segments[columns].to_csv(tmp / "segments.csv", index=False)
-        ids = [f"untrimmed_{i:03d}" for i in range(n_videos)]
-        np.savez_compressed(tmp / "boxes.npz", video_id=np.array(ids),
-                            **{vid: boxes.astype(np.int16) for vid, (_, boxes) in
-                               zip(ids, results, strict=True)})
-        return _publish(tmp, final)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
