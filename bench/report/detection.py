@@ -1,4 +1,6 @@
-"""The detection task's part of the report: the mAP leaderboard and per-class AP.
+"""The detection task's part of the report: the mAP leaderboard, per-class AP, an error
+analysis in the spirit of DETAD (false-positive types, AP by instance duration;
+:mod:`bench.tasks.detection.diagnosis`) and a timeline of a few test videos.
 
 The leaderboard reads ``results.csv`` (the runner's ``map@<t>``, ``map_thumos14`` and
 ``map_activitynet`` rows, :mod:`bench.tasks.detection.results`). Per-class AP is recomputed
@@ -16,18 +18,30 @@ import numpy as np
 import pandas as pd
 
 from bench.report.convergence import method_marks
-from bench.report.text import format_count, markdown_table, mean_std, pct, with_ci, year_text
+from bench.report.detection_figures import timeline_figure
+from bench.report.text import (
+    format_count,
+    guarded,
+    markdown_table,
+    mean_std,
+    pct,
+    with_ci,
+    year_text,
+)
 from bench.run.rundir import RunData, method_order
 from bench.tasks.detection import evaluate_detection, read_database_json, read_results_json
+from bench.tasks.detection.diagnosis import ERROR_TYPES, ap_by_duration, false_positive_profile
 from bench.tasks.detection.results import (
     DETECTIONS_FILE,
     GROUND_TRUTH_FILE,
     REPORTED_THRESHOLDS,
 )
 
-__all__ = ["CONTENTS", "detection_leaderboard", "per_class_ap_table", "detection_sections"]
+__all__ = ["CONTENTS", "detection_leaderboard", "unit_tables", "per_class_ap_table",
+           "detection_sections"]
 
-CONTENTS = "[leaderboard](#leaderboard) · [per-class AP](#per-class-ap)"
+CONTENTS = ("[leaderboard](#leaderboard) · [per-class AP](#per-class-ap) · [error analysis]"
+            "(#error-analysis) · [timelines](#timelines)")
 
 #: The leaderboard's mAP columns: results.csv metric -> title.
 _COLUMNS = {**{f"map@{t:.2f}": f"mAP@{t:g}" for t in REPORTED_THRESHOLDS},
@@ -107,22 +121,30 @@ def _leaderboard_lines(data: RunData) -> list[str]:
     return lines
 
 
+def unit_tables(data: RunData) -> list[tuple[str, int, pd.DataFrame, pd.DataFrame]]:
+    """``(method, fold, ground truth, detections)`` of every unit with both files."""
+    out = []
+    for record in data.units or []:
+        folder = data.run_dir / "units" / record.unit.name
+        if not (folder / GROUND_TRUTH_FILE).is_file() or not (folder / DETECTIONS_FILE).is_file():
+            continue
+        out.append((record.unit.method, record.unit.fold,
+                    read_database_json(folder / GROUND_TRUTH_FILE).segments,
+                    read_results_json(folder / DETECTIONS_FILE)))
+    return out
+
+
 def per_class_ap_table(data: RunData, threshold: float = 0.5) -> pd.DataFrame:
     """AP at ``threshold`` per class (rows) and method (columns), the mean over folds.
 
     Read from the units' ``ground_truth.json`` / ``detections.json``; a unit without them is
     left out.
     """
-    columns: dict[str, pd.Series] = {}
-    for record in data.units or []:
-        folder = data.run_dir / "units" / record.unit.name
-        if not (folder / GROUND_TRUTH_FILE).is_file() or not (folder / DETECTIONS_FILE).is_file():
-            continue
-        truth = read_database_json(folder / GROUND_TRUTH_FILE).segments
-        detections = read_results_json(folder / DETECTIONS_FILE)
+    columns: dict[str, list[pd.Series]] = {}
+    for method, _, truth, detections in unit_tables(data):
         result = evaluate_detection(truth, detections, (threshold,))
         ap = pd.Series(result.ap[:, 0], index=list(result.classes))
-        columns.setdefault(record.unit.method, []).append(ap)
+        columns.setdefault(method, []).append(ap)
     order = [m for m in method_order(data) if m in columns]
     table = pd.DataFrame({m: pd.concat(columns[m], axis=1).mean(axis=1) for m in order})
     known = [c for c in data.classes if c in table.index]
@@ -140,6 +162,55 @@ def _per_class_lines(data: RunData) -> list[str]:
             markdown_table(shown), ""]
 
 
+def _error_lines(data: RunData) -> list[str]:
+    tables = unit_tables(data)
+    if not tables:
+        return []
+    profiles: dict[str, pd.Series] = {}
+    durations: dict[str, list[pd.Series]] = {}
+    for method, _, truth, detections in tables:
+        profile = false_positive_profile(truth, detections)
+        profiles[method] = profiles.get(method, 0) + profile
+        durations.setdefault(method, []).append(ap_by_duration(truth, detections))
+    order = [m for m in method_order(data) if m in profiles]
+    rows = []
+    for method in order:
+        counts = profiles[method]
+        total = max(1, int(counts.sum()))
+        rows.append({"method": f"`{method}`", "top-G detections": str(int(counts.sum())),
+                     **{t: f"{100 * counts[t] / total:.0f} %" for t in ERROR_TYPES}})
+    by_length = pd.DataFrame({f"`{m}`": pd.concat(durations[m], axis=1).mean(axis=1)
+                              for m in order}).T
+    shown = by_length.map(pct).reset_index(names="method")
+    return ["## Error analysis", "",
+            "What the top detections of each method are, at tIoU 0.5 (DETAD, Alwassel et al. "
+            "2018): each class's top-G detections (G = its number of instances), summed over "
+            "classes and folds, as true positives or one false-positive type: *duplicate* (a "
+            "second hit on a found instance), *localization* (its class, 0.1 <= tIoU < 0.5), "
+            "*wrong label* (another class at tIoU >= 0.5), *confusion* (another class, "
+            "0.1 <= tIoU < 0.5), *background* (tIoU < 0.1 with every instance).", "",
+            markdown_table(pd.DataFrame(rows)), "",
+            "mAP@0.5 % by instance duration (mean over folds): the instances of one bucket are "
+            "the ground truth, detections of instances outside it are left out. Fixed-length "
+            "windows lose the short or the long ones; boundary regression should not.", "",
+            markdown_table(shown), ""]
+
+
+def _timeline_lines(data: RunData, figures: Path) -> list[str]:
+    tables = [t for t in unit_tables(data) if t[1] == min(u[1] for u in unit_tables(data))]
+    if not tables:
+        return []
+    path = timeline_figure(tables, figures / "detection_timelines.png")
+    if path is None:
+        return []
+    return ["## Timelines", "",
+            "Ground truth (top row of each video) against each method's detections with a "
+            "score in its top 10 for that video, on the first test videos of the first fold; "
+            "colour is the class.", "", f"![detection timelines](figures/{path.name})", ""]
+
+
 def detection_sections(data: RunData, figures: Path, solve_threshold: float) -> list[str]:
-    """The leaderboard and per-class AP (``figures`` and ``solve_threshold`` are not used)."""
-    return _leaderboard_lines(data) + _per_class_lines(data)
+    """Leaderboard, per-class AP, error analysis and timelines (``solve_threshold`` unused)."""
+    return (_leaderboard_lines(data) + _per_class_lines(data)
+            + guarded("Error analysis", _error_lines, data)
+            + guarded("Timelines", _timeline_lines, data, figures))

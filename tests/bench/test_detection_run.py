@@ -169,6 +169,8 @@ def test_the_detection_report_has_its_sections(detection_run):
     text = write_report(detection_run).read_text()
     assert "## Leaderboard" in text and "## Per-class AP" in text
     assert "mAP 0.5:0.95 (ActivityNet)" in text and "`random_segments`" in text
+    assert "## Error analysis" in text and "could not be generated" not in text
+    assert (detection_run / "figures" / "detection_timelines.png").stat().st_size > 0
 
 
 def test_task_and_dataset_must_agree(home, tmp_path):
