@@ -2,7 +2,8 @@
 
 :func:`window_targets` labels windows against the ground truth, :func:`fit_window_svms`
 trains one linear SVM per class on a pool of labelled windows (C by held-out groups,
-Platt-calibrated scores), :func:`temporal_nms` suppresses overlapping detections.
+Platt-calibrated scores), :func:`duration_prior` re-scores windows by their duration,
+:func:`temporal_nms` and :func:`select_detections` keep the best non-overlapping ones.
 
 The training set of a sliding-window detector is a pool of windows, each positive, negative or
 ignored for each class (:func:`window_targets`). Class ``c``'s binary SVM
@@ -29,7 +30,30 @@ from sklearn.metrics import average_precision_score
 from sklearn.model_selection import GroupKFold
 from sklearn.svm import SVC
 
-__all__ = ["temporal_nms", "window_targets", "cap_pool", "WindowSVMs", "fit_window_svms"]
+__all__ = ["check_training_set", "temporal_nms", "select_detections", "fit_duration_prior", "duration_prior",
+           "window_targets", "hard_negatives", "WindowPool", "WindowSVMs", "fit_window_svms"]
+
+
+def check_training_set(videos, segments: pd.DataFrame, groups, n_classes: int | None
+                       ) -> tuple[int, np.ndarray]:
+    """Check a detector's training set; returns the number of classes (``n_classes``, or
+    the largest label + 1) and the groups of the videos (each video its own group when
+    there are none, or only one)."""
+    labels = segments["label"].to_numpy(dtype=int)
+    n = int(n_classes) if n_classes is not None else int(labels.max()) + 1 if len(labels) else 1
+    if len(labels) and (labels.min() < 0 or labels.max() >= n):
+        raise ValueError(f"segment labels must be in range(n_classes={n}); got "
+                         f"{labels.min()} .. {labels.max()}")
+    unknown = set(segments["video"].astype(str)) - {str(v) for v in videos}
+    if unknown:
+        raise ValueError(f"segments name videos that are not among the training videos: "
+                         f"{sorted(unknown)[:3]}; pass them in videos or drop their rows")
+    groups = np.asarray(groups) if groups is not None else np.arange(len(videos))
+    if len(groups) != len(videos):
+        raise ValueError(f"groups has {len(groups)} entries for {len(videos)} videos")
+    if len(np.unique(groups)) < 2:  # one group: hold videos out instead
+        groups = np.arange(len(videos))
+    return n, groups
 
 
 def _tiou(starts, ends, seg_start, seg_end) -> np.ndarray:
@@ -60,6 +84,44 @@ def temporal_nms(t_start, t_end, scores, iou_threshold: float = 0.4,
     return np.array(keep, dtype=np.int64)
 
 
+def select_detections(t_start, t_end, scores: np.ndarray, classes, iou_threshold: float,
+                      top_k: int) -> tuple[np.ndarray, np.ndarray]:
+    """One video's detections: :func:`temporal_nms` per class, then the ``top_k`` best of
+    all classes together.
+
+    Returns
+    -------
+    rows, labels : int arrays
+        Window and class of each detection, by descending score (ties: class order).
+    """
+    rows, labels = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+    for c in classes:
+        kept = temporal_nms(t_start, t_end, scores[:, c], iou_threshold, top_k)
+        rows.append(kept)
+        labels.append(np.full(len(kept), c, dtype=np.int64))
+    rows, labels = np.concatenate(rows), np.concatenate(labels)
+    best = np.argsort(-scores[rows, labels], kind="stable")[:top_k]
+    return rows[best], labels[best]
+
+
+def fit_duration_prior(segments: pd.DataFrame, n_classes: int,
+                       min_sd: float = 0.35) -> np.ndarray:
+    """Mean and standard deviation (at least ``min_sd``) of the log duration of each class's
+    instances, ``(n_classes, 2)``; NaN rows for classes without instances."""
+    prior = np.full((n_classes, 2), np.nan)
+    log_length = np.log(np.maximum(segments["t_end"] - segments["t_start"], 1e-3))
+    for c, values in log_length.groupby(segments["label"].to_numpy(dtype=int)):
+        prior[c] = values.mean(), max(float(values.std(ddof=0)), min_sd)
+    return prior
+
+
+def duration_prior(prior: np.ndarray, lengths) -> np.ndarray:
+    """``exp(-z² / 2)`` of each window length's log under each class's prior,
+    ``(n_windows, n_classes)``; 1 for classes without a prior."""
+    z = (np.log(np.asarray(lengths, dtype=np.float64))[:, None] - prior[:, 0]) / prior[:, 1]
+    return np.where(np.isnan(z), 1.0, np.exp(-0.5 * z**2))
+
+
 def window_targets(w_start, w_end, segments: pd.DataFrame, n_classes: int,
                    positive_iou: float = 0.5, negative_iou: float = 0.3
                    ) -> tuple[np.ndarray, np.ndarray]:
@@ -83,16 +145,52 @@ def window_targets(w_start, w_end, segments: pd.DataFrame, n_classes: int,
     return best >= positive_iou, best < negative_iou
 
 
-def cap_pool(pool: dict, max_rows: int, seed: int) -> dict:
-    """At most ``max_rows`` rows of a pool of arrays (``pool["pos"]``: per-class positives):
-    every window positive for some class, and a seeded draw of the others."""
-    if len(pool["X"]) <= max_rows:
-        return pool
-    positive = pool["pos"].any(axis=1)
-    room = max(0, max_rows - int(positive.sum()))
-    draw = np.random.default_rng(seed).permutation(np.flatnonzero(~positive))[:room]
-    rows = np.sort(np.r_[np.flatnonzero(positive), draw]).astype(np.int64)
-    return {k: v[rows] for k, v in pool.items()}
+def hard_negatives(margins: np.ndarray, negative: np.ndarray, classes, per_class: int
+                   ) -> np.ndarray:
+    """Windows to add to a pool: each class's ``per_class`` highest-margin negatives among
+    those inside the margin (margin above -1), as sorted unique rows.
+
+    Parameters
+    ----------
+    margins : (n_windows, n_classes) array
+    negative : (n_windows, n_classes) bool array
+        Candidates per class (negatives not in the pool yet).
+    classes : sequence of int
+        Classes with a model.
+    per_class : int
+    """
+    chosen = [np.zeros(0, dtype=np.int64)]
+    for c in classes:
+        candidates = np.flatnonzero(negative[:, c] & (margins[:, c] > -1))
+        chosen.append(candidates[np.argsort(-margins[candidates, c], kind="stable")][:per_class])
+    return np.unique(np.concatenate(chosen)).astype(np.int64)
+
+
+class WindowPool:
+    """Training windows as they are collected: Fisher vectors (float32), per-class targets,
+    and the group, video and row (window index) of each."""
+
+    KEYS = ("X", "pos", "neg", "group", "video", "row")
+
+    def __init__(self, arrays: dict | None = None):
+        self.parts = {k: [] if arrays is None else [arrays[k]] for k in self.KEYS}
+
+    def add(self, X, pos, neg, group, video: int, rows) -> None:
+        for key, value in zip(self.KEYS, (X, pos, neg, np.full(len(rows), group),
+                                          np.full(len(rows), video), rows), strict=True):
+            self.parts[key].append(value)
+
+    def arrays(self, max_rows: int, seed: int) -> dict:
+        """The pool as arrays, at most ``max_rows`` rows: every window positive for some
+        class, and a seeded draw of the others."""
+        pool = {k: np.concatenate(v) for k, v in self.parts.items()}
+        if len(pool["X"]) <= max_rows:
+            return pool
+        positive = pool["pos"].any(axis=1)
+        room = max(0, max_rows - int(positive.sum()))
+        draw = np.random.default_rng(seed).permutation(np.flatnonzero(~positive))[:room]
+        rows = np.sort(np.r_[np.flatnonzero(positive), draw]).astype(np.int64)
+        return {k: v[rows] for k, v in pool.items()}
 
 
 @dataclass

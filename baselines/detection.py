@@ -22,6 +22,8 @@ References
    :doi:`10.1109/ICCV.2013.441`
 .. [3] F. Perronnin, J. Sánchez, T. Mensink, "Improving the Fisher kernel for large-scale
    image classification", ECCV 2010. :doi:`10.1007/978-3-642-15561-1_11`
+.. [4] D. Oneata, J. Verbeek, C. Schmid, "Action and event recognition with Fisher vectors
+   on a compact feature set", ICCV 2013. :doi:`10.1109/ICCV.2013.228`
 """
 
 from __future__ import annotations
@@ -37,7 +39,17 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from baselines._detection_windows import cap_pool, fit_window_svms, temporal_nms, window_targets
+from baselines._detection_windows import (
+    WindowPool,
+    check_training_set,
+    duration_prior,
+    fit_duration_prior,
+    fit_window_svms,
+    hard_negatives,
+    select_detections,
+    temporal_nms,
+    window_targets,
+)
 from baselines.extraction import DescriptorFile, ExtractorConfig, extract_to_cache
 from baselines.flow import FlowConfig
 from baselines.methods import _traj_params
@@ -89,6 +101,13 @@ class SlidingWindowDetector(BaseEstimator):
     C_grid : sequence of float
     cv_folds : int
         SVM model selection and calibration, :func:`baselines._detection_windows.fit_window_svms`.
+    duration_prior : bool
+        Multiply each class's window scores by a prior on the window's duration: a Gaussian
+        on the log duration of the class's training instances (standard deviation at least
+        0.35, about the log-ratio of two rungs of the ladder), 1 at its mean. An L2-normalised
+        Fisher vector does not grow with its window, so a window inside an instance scores
+        like the whole instance; the prior favours the durations the class has (the
+        re-scoring of Oneata, Verbeek & Schmid's sliding-window localisation, ICCV 2013 [4]_).
     nms_iou : float
         tIoU above which :func:`temporal_nms` suppresses a window of the same class.
     top_k : int
@@ -106,19 +125,24 @@ class SlidingWindowDetector(BaseEstimator):
     svms_ : baselines._detection_windows.WindowSVMs
     C_, selection_ : the chosen C and ``{"C": .., "C_grid": [..]}``
     n_training_windows_ : int
+    duration_prior_ : (n_classes, 2) ndarray
+        Mean and standard deviation of the log duration of each class's training instances
+        (NaN for a class without instances: no prior).
     failures_ : list of bench.methods.VideoFailure
 
     Notes
     -----
-    Differences from Oneata et al. 2014: one spatial scale of trajectories and no camera-motion
-    compensation (the improved trajectories of [2]_ remove it), no SIFT / colour channels, a
-    smaller GMM by default, the SVMs trained on windows of the untrimmed training videos
-    rather than on trimmed clips, and scores calibrated per class by Platt scaling. Each
-    descriptor is attributed to the middle frame of its track.
+    Where this implementation departs from the pipeline of [1]_ and [2]_: trajectories at
+    one spatial scale, without camera-motion compensation or human detection (the improved
+    trajectories of [2]_); the dense-trajectory channels only; 128 GMM components by default
+    (short windows hold few descriptors); the SVMs learn from windows of the untrimmed
+    training videos only (THUMOS'14 also offers trimmed UCF101 clips); scores are
+    Platt-calibrated per class. Each descriptor counts at the middle frame of its track.
 
-    Memory per video is its descriptors plus, per channel, cumulative statistics of
-    ``n_bins x (2 K D + 1)`` float64 (``n_bins`` = duration / grid step) and the windows
-    encoded at once; the pool of training windows is at most ``max_training_windows`` rows.
+    Memory per video: its descriptors, the cumulative statistics of every channel,
+    ``(n_bins + 1) Σ_c (2 K D_c + 1)`` float64 with ``n_bins`` = duration / grid step
+    (independent of the frame and descriptor counts), and 256 windows' Fisher vectors at a
+    time. The pool of training windows is at most ``max_training_windows`` float32 rows.
     """
 
     def __init__(self, extractor: ExtractorConfig | None = None, n_components: int = 128,
@@ -127,7 +151,7 @@ class SlidingWindowDetector(BaseEstimator):
                  negatives_per_video: int = 100, hard_negative_rounds: int = 1,
                  max_training_windows: int = 3000, C="auto",
                  C_grid: tuple = (0.1, 1.0, 10.0, 100.0), cv_folds: int = 3,
-                 nms_iou: float = 0.4, top_k: int = 100, n_classes: int | None = None, n_jobs: int = 1,
+                 duration_prior: bool = True, nms_iou: float = 0.4, top_k: int = 100, n_classes: int | None = None, n_jobs: int = 1,
                  cache_dir: str | None = None, progress: bool = False, random_state: int = 0):
         self.extractor = extractor
         self.n_components = n_components
@@ -141,6 +165,7 @@ class SlidingWindowDetector(BaseEstimator):
         self.C = C
         self.C_grid = C_grid
         self.cv_folds = cv_folds
+        self.duration_prior = duration_prior
         self.nms_iou = nms_iou
         self.top_k = top_k
         self.n_classes = n_classes
@@ -163,14 +188,14 @@ class SlidingWindowDetector(BaseEstimator):
             raise bad("negative_iou", f"in (0, positive_iou={self.positive_iou}]")
         if not 0 < self.nms_iou <= 1:
             raise bad("nms_iou", "a float in (0, 1]")
-        for name in ("n_components", "negatives_per_video", "max_training_windows", "top_k",
-                     "n_classes"):
+        lowest = {"n_components": 1, "negatives_per_video": 1, "max_training_windows": 1,
+                  "top_k": 1, "n_classes": 1, "hard_negative_rounds": 0, "cv_folds": 0}
+        for name, low in lowest.items():
             value = getattr(self, name)
-            if name == "n_classes" and value is None:
-                continue
-            if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < 1:
-                raise bad(name, "an int in the range [1, inf)" + (
-                    " or None" if name == "n_classes" else ""))
+            if (name != "n_classes" or value is not None) and (
+                    not isinstance(value, int | np.integer) or isinstance(value, bool)
+                    or value < low):
+                raise bad(name, f"an int in the range [{low}, inf)")
         if not (self.C == "auto" or (isinstance(self.C, int | float) and self.C > 0)):
             raise bad("C", "a float > 0 or 'auto'")
 
@@ -207,15 +232,13 @@ class SlidingWindowDetector(BaseEstimator):
             ok.append((i, result, (info.fps or 25.0) / stride, n_frames))
         return ok
 
-    def _frames(self, feats: dict) -> np.ndarray:
-        half = int(self.extractor.sampler_params.get("track_length", 15)) // 2
-        return feats["xyt"][:, 2].astype(np.int64) + half
-
     # -- encoding
     def _windows(self, handle, fps, n_frames):
-        """The video's window grid, windows (grid steps and seconds) and statistics."""
+        """The video's windows (grid steps and seconds) and statistics; each descriptor
+        counts at the middle frame of its track."""
         feats = handle.load()
-        frames = self._frames(feats)
+        half = int(self.extractor.sampler_params.get("track_length", 15)) // 2
+        frames = feats["xyt"][:, 2].astype(np.int64) + half
         if n_frames <= 0:
             n_frames = int(frames.max()) + 1 if len(frames) else 1
         lengths = self.window_lengths if self.window_lengths is not None else window_ladder()
@@ -255,19 +278,7 @@ class SlidingWindowDetector(BaseEstimator):
         """
         self._check_params()
         videos = np.asarray(videos, dtype=object)
-        labels = segments["label"].to_numpy(dtype=int)
-        self.n_classes_ = int(self.n_classes) if self.n_classes is not None else \
-            int(labels.max()) + 1 if len(labels) else 1
-        if len(labels) and (labels.min() < 0 or labels.max() >= self.n_classes_):
-            raise ValueError(f"segment labels must be in range(n_classes={self.n_classes_})")
-        unknown = set(segments["video"].astype(str)) - {str(v) for v in videos}
-        if unknown:
-            raise ValueError(f"segments name videos that are not in videos: {sorted(unknown)[:3]}")
-        groups = np.asarray(groups) if groups is not None else np.arange(len(videos))
-        if len(groups) != len(videos):
-            raise ValueError(f"groups has {len(groups)} entries for {len(videos)} videos")
-        if len(np.unique(groups)) < 2:  # one group: hold videos out instead
-            groups = np.arange(len(videos))
+        self.n_classes_, groups = check_training_set(videos, segments, groups, self.n_classes)
         self.failures_: list[VideoFailure] = []
         by_video = {v: s for v, s in segments.groupby(segments["video"].astype(str))}
         with self._cache() as cache:
@@ -279,71 +290,53 @@ class SlidingWindowDetector(BaseEstimator):
                     [h for _, h, _, _ in ok], self.extractor.channels, self.n_components,
                     self.random_state)
             with stage("window pool"):
-                pool = self._initial_pool(ok, videos, by_video, groups)
+                pool = self._grow_pool(ok, videos, by_video, groups)
             for _ in range(int(self.hard_negative_rounds)):
                 with stage("SVM fit + C selection"):
                     self.svms_ = self._fit_svms(pool, 1.0 if self.C == "auto" else self.C,
                                                 calibrate=False)
                 with stage("hard negatives"):
-                    pool = self._mine(ok, videos, by_video, groups, pool)
+                    pool = self._grow_pool(ok, videos, by_video, groups, pool)
         with stage("SVM fit + C selection"):
             self.svms_ = self._fit_svms(pool, self.C, calibrate=True)
         self.C_ = self.svms_.C
         self.selection_ = {"C": self.C_, "C_grid": [float(c) for c in self.C_grid]}
         self.n_training_windows_ = int(len(pool["X"]))
+        self.duration_prior_ = fit_duration_prior(segments, self.n_classes_)
         return self
 
-    def _rng(self, path) -> np.random.Generator:
-        name = Path(str(path)).name.encode()
-        return np.random.default_rng([self.random_state, zlib.crc32(name)])
+    def _grow_pool(self, ok, videos, by_video, groups, pool: dict | None = None) -> dict:
+        """The pool of training windows.
 
-    def _scan(self, ok, videos, by_video):
-        """Per training video: its index, windows, statistics and targets."""
+        Without ``pool``: every window positive for some class and a seeded draw of
+        ``negatives_per_video`` background windows per video. With it (a mining round): the
+        pool plus each class's highest-scoring negatives inside the margin that it lacks,
+        about ``negatives_per_video`` per video in all
+        (:func:`baselines._detection_windows.hard_negatives`).
+        """
+        grown = WindowPool(pool)
+        if pool is not None:
+            taken = set(zip(pool["video"].tolist(), pool["row"].tolist(), strict=True))
+            classes = np.flatnonzero(self.svms_.has_model)
+            per_class = max(1, -(-self.negatives_per_video // max(1, len(classes))))
         empty = pd.DataFrame(columns=["t_start", "t_end", "label"])
         for i, handle, fps, n_frames in ok:
             start, stop, t0, t1, stats = self._windows(handle, fps, n_frames)
             p, n = window_targets(t0, t1, by_video.get(str(videos[i]), empty), self.n_classes_,
                                   self.positive_iou, self.negative_iou)
-            yield i, start, stop, stats, p, n
-
-    def _initial_pool(self, ok, videos, by_video, groups) -> dict:
-        """All positive windows and a seeded draw of background windows per video."""
-        pool = {k: [] for k in ("X", "pos", "neg", "group", "video", "row")}
-        for i, start, stop, stats, p, n in self._scan(ok, videos, by_video):
-            background = np.flatnonzero(n.all(axis=1))
-            draw = self._rng(videos[i]).permutation(background)[:self.negatives_per_video]
-            rows = np.sort(np.r_[np.flatnonzero(p.any(axis=1)), draw]).astype(np.int64)
-            self._add(pool, i, groups[i], rows, stats, start, stop, p, n)
-        return cap_pool({k: np.concatenate(v) for k, v in pool.items()},
-                        self.max_training_windows, self.random_state)
-
-    def _mine(self, ok, videos, by_video, groups, pool: dict) -> dict:
-        """Add each class's highest-scoring negatives inside the margin (margin > -1) that
-        are not in the pool yet, about ``negatives_per_video`` per video in all."""
-        taken = set(zip(pool["video"].tolist(), pool["row"].tolist(), strict=True))
-        per_class = max(1, -(-self.negatives_per_video // max(1, self.svms_.has_model.sum())))
-        new = {k: [v] for k, v in pool.items()}
-        for i, start, stop, stats, p, n in self._scan(ok, videos, by_video):
-            margins = self._margins(stats, start, stop)
-            free = np.array([(i, r) not in taken for r in range(len(start))], dtype=bool)
-            chosen: set[int] = set()
-            for c in np.flatnonzero(self.svms_.has_model):
-                candidates = np.flatnonzero(n[:, c] & free & (margins[:, c] > -1))
-                best = candidates[np.argsort(-margins[candidates, c], kind="stable")]
-                chosen.update(best[:per_class].tolist())
-            if chosen:
-                rows = np.array(sorted(chosen), dtype=np.int64)
-                self._add(new, i, groups[i], rows, stats, start, stop, p, n)
-        return cap_pool({k: np.concatenate(v) for k, v in new.items()},
-                        self.max_training_windows, self.random_state)
-
-    def _add(self, pool, i, group, rows, stats, start, stop, p, n) -> None:
-        pool["X"].append(self._encode(stats, start, stop, rows).astype(np.float32))
-        pool["pos"].append(p[rows])
-        pool["neg"].append(n[rows])
-        pool["group"].append(np.full(len(rows), group))
-        pool["video"].append(np.full(len(rows), i))
-        pool["row"].append(rows)
+            if pool is None:
+                name = zlib.crc32(Path(str(videos[i])).name.encode())
+                draw = np.random.default_rng([self.random_state, name]).permutation(
+                    np.flatnonzero(n.all(axis=1)))[:self.negatives_per_video]
+                rows = np.union1d(np.flatnonzero(p.any(axis=1)), draw).astype(np.int64)
+            else:
+                free = np.array([(i, r) not in taken for r in range(len(start))], dtype=bool)
+                rows = hard_negatives(self._margins(stats, start, stop), n & free[:, None],
+                                      classes, per_class)
+            if len(rows):
+                grown.add(self._encode(stats, start, stop, rows).astype(np.float32), p[rows],
+                          n[rows], groups[i], i, rows)
+        return grown.arrays(self.max_training_windows, self.random_state)
 
     def _fit_svms(self, pool: dict, C, calibrate: bool):
         return fit_window_svms(pool["X"], pool["pos"], pool["neg"], pool["group"], C=C,
@@ -355,8 +348,8 @@ class SlidingWindowDetector(BaseEstimator):
         Returns
         -------
         DataFrame
-            ``video, t_start, t_end, label, score`` (Platt-calibrated, in (0, 1)), each
-            video's rows by descending score.
+            ``video, t_start, t_end, label, score`` (Platt-calibrated, times the duration
+            prior: in [0, 1]), each video's rows by descending score.
         """
         check_is_fitted(self, "svms_")
         videos = np.asarray(videos, dtype=object)
@@ -366,21 +359,16 @@ class SlidingWindowDetector(BaseEstimator):
                 with stage("encoding + SVM"):
                     start, stop, t0, t1, stats = self._windows(handle, fps, n_frames)
                     scores = self.svms_.probabilities(self._margins(stats, start, stop))
-                rows, labels = [], []
-                for c in np.flatnonzero(self.svms_.has_model):
-                    kept = temporal_nms(t0, t1, scores[:, c], self.nms_iou, self.top_k)
-                    rows.append(kept), labels.append(np.full(len(kept), c))
-                rows, labels = np.concatenate(rows or [[]]).astype(int), np.concatenate(
-                    labels or [[]]).astype(int)
-                best = np.argsort(-scores[rows, labels], kind="stable")[:self.top_k]
-                rows, labels = rows[best], labels[best]
+                    if self.duration_prior:
+                        scores *= duration_prior(self.duration_prior_, t1 - t0)
+                rows, labels = select_detections(t0, t1, scores, np.flatnonzero(
+                    self.svms_.has_model), self.nms_iou, self.top_k)
                 frames.append(pd.DataFrame({"video": str(videos[i]), "t_start": t0[rows],
                                             "t_end": t1[rows], "label": labels,
                                             "score": scores[rows, labels]}))
-        if not frames:
-            return pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(
-                _DETECTION_COLUMNS, (object, float, float, int, float), strict=True)})
-        return pd.concat(frames, ignore_index=True)[_DETECTION_COLUMNS]
+        empty = pd.DataFrame({"video": [], "t_start": 0.0, "t_end": 0.0, "label": 0,
+                              "score": 0.0}).astype({"video": object})
+        return pd.concat([empty, *frames], ignore_index=True)[_DETECTION_COLUMNS]
 
 
 # ------------------------------------------------------------------ the method
@@ -396,8 +384,8 @@ SLIDING_WINDOW_DETECTOR_CARD = MethodCard(
              "components) of every window of an 8-scale ladder from 0.6 s to 8 s sliding by "
              "a quarter of its length, from prefix sums over time; one linear SVM per class "
              "(windows at tIoU >= 0.5 positive, < 0.3 negative, one round of hard negatives, "
-             "C by grouped CV, Platt-calibrated scores); greedy temporal NMS at tIoU 0.4 per "
-             "class, top 100 detections per video",
+             "C by grouped CV, Platt-calibrated scores, a duration prior per class); greedy "
+             "temporal NMS at tIoU 0.4 per class, top 100 detections per video",
     description="multi-scale sliding windows over dense-trajectory Fisher vectors, linear "
                 "SVMs, temporal NMS",
     task="detection",
