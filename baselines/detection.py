@@ -17,13 +17,13 @@ The estimator follows the detection protocol of :mod:`bench.methods`::
 References
 ----------
 .. [1] D. Oneata, J. Verbeek, C. Schmid, "The LEAR submission at THUMOS 2014", THUMOS'14
-   Action Recognition Challenge notebook, 2014. https://hal.inria.fr/hal-01074442
+   Action Recognition Challenge notebook paper, 2014.
 .. [2] H. Wang, C. Schmid, "Action recognition with improved trajectories", ICCV 2013.
    :doi:`10.1109/ICCV.2013.441`
 .. [3] F. Perronnin, J. Sánchez, T. Mensink, "Improving the Fisher kernel for large-scale
    image classification", ECCV 2010. :doi:`10.1007/978-3-642-15561-1_11`
 .. [4] D. Oneata, J. Verbeek, C. Schmid, "Action and event recognition with Fisher vectors
-   on a compact feature set", ICCV 2013. :doi:`10.1109/ICCV.2013.228`
+   on a compact feature set", ICCV 2013.
 """
 
 from __future__ import annotations
@@ -106,8 +106,9 @@ class SlidingWindowDetector(BaseEstimator):
         on the log duration of the class's training instances (standard deviation at least
         0.35, about the log-ratio of two rungs of the ladder), 1 at its mean. An L2-normalised
         Fisher vector does not grow with its window, so a window inside an instance scores
-        like the whole instance; the prior favours the durations the class has (the
-        re-scoring of Oneata, Verbeek & Schmid's sliding-window localisation, ICCV 2013 [4]_).
+        like the whole instance; the prior favours the durations the class has, after the
+        duration re-scoring of sliding-window localisation in Oneata, Verbeek & Schmid
+        (ICCV 2013) [4]_.
     nms_iou : float
         tIoU above which :func:`temporal_nms` suppresses a window of the same class.
     top_k : int
@@ -378,7 +379,7 @@ SLIDING_WINDOW_DETECTOR_CARD = MethodCard(
     family="sliding windows on dense-trajectory Fisher vectors + temporal NMS",
     year=2014,
     paper="D. Oneata, J. Verbeek, C. Schmid, \"The LEAR submission at THUMOS 2014\", THUMOS'14 "
-          "Action Recognition Challenge notebook, 2014, https://hal.inria.fr/hal-01074442",
+          "Action Recognition Challenge notebook paper, 2014",
     protocol="dense trajectories (HOG/HOF/MBHx/MBHy/trajectory shape, W = 5 px, L = 15 "
              "frames, one spatial scale); PCA to D/2 + improved Fisher vectors (128 GMM "
              "components) of every window of an 8-scale ladder from 0.6 s to 8 s sliding by "

@@ -3,13 +3,13 @@
 A Fisher vector on a diagonal GMM depends on its set of descriptors only through three
 sufficient statistics per Gaussian ``k`` — ``s0_k = Σ γ_t(k)``, ``s1_k = Σ γ_t(k) x_t`` and
 ``s2_k = Σ γ_t(k) x_t²`` — and the descriptor count ``T``
-(:meth:`baselines.encoders.FisherVector._encode_all`). The statistics of a window are sums over
-its descriptors, so with the statistics of a video binned along time and cumulated
-(:func:`temporal_statistics`), the statistics of any window whose ends lie on the bin grid are
-the difference of two rows (:func:`window_fisher_vectors`): each descriptor is projected and
-soft-assigned once per video, however many windows hold it. This is how sliding-window
-detectors on Fisher vectors score thousands of windows per video (Oneata, Verbeek & Schmid
-2014), the temporal form of the integral images of Viola & Jones.
+(:meth:`baselines.encoders.FisherVector._encode_all`). The gradients before their ``1 / T``
+factor are linear in these statistics, hence sums over the descriptors, so with them binned
+along time and cumulated (:func:`temporal_statistics`) the gradients of any window whose ends
+lie on the bin grid are the difference of two rows, and power + L2 normalisation give its
+Fisher vector (:func:`window_fisher_vectors`). Each descriptor is projected and soft-assigned
+once per video, however many windows hold it: the temporal form of integral images [3]_, and
+the additivity that efficient Fisher-vector window scoring builds on [4]_.
 
 :class:`WindowGrid` is the multi-scale window layout: every window starts and ends on a grid
 of ``grid_frames`` frames, so the cumulative statistics are stored once per grid step, not per
@@ -18,11 +18,13 @@ frame.
 References
 ----------
 .. [1] D. Oneata, J. Verbeek, C. Schmid, "The LEAR submission at THUMOS 2014", THUMOS'14
-   Action Recognition Challenge notebook, 2014. https://hal.inria.fr/hal-01074442
+   Action Recognition Challenge notebook paper, 2014.
 .. [2] F. Perronnin, J. Sánchez, T. Mensink, "Improving the Fisher kernel for large-scale
    image classification", ECCV 2010. :doi:`10.1007/978-3-642-15561-1_11`
 .. [3] P. Viola, M. Jones, "Rapid object detection using a boosted cascade of simple
    features", CVPR 2001. :doi:`10.1109/CVPR.2001.990517`
+.. [4] D. Oneata, J. Verbeek, C. Schmid, "Efficient action localization with approximately
+   normalized Fisher vectors", CVPR 2014.
 """
 
 from __future__ import annotations
@@ -57,9 +59,10 @@ def window_ladder(shortest_s: float = 0.6, longest_s: float = 8.0,
                   n_scales: int = 8) -> tuple[float, ...]:
     """Window lengths in seconds: a geometric ladder from ``shortest_s`` to ``longest_s``.
 
-    The default (0.6 s to 8 s in 8 steps, ratio about 1.45) covers the instance durations of
-    the untrimmed synthetic set: every instance length is within a factor 1.2 of a rung, so an
-    aligned window reaches a tIoU of about 0.83 with it.
+    The default (0.6 s to 8 s in 8 steps, ratio about 1.45) spans the instance durations of
+    the untrimmed synthetic set (:mod:`bench.data.datasets.untrimmed`): by construction every
+    length in that range is within a factor 1.21 of a rung, so a window of that rung aligned
+    with the instance (one holding the other) has a tIoU of at least 0.83 with it.
     """
     if not 0 < shortest_s <= longest_s or n_scales < 1:
         raise ValueError("window_ladder needs 0 < shortest_s <= longest_s and n_scales >= 1; "

@@ -14,7 +14,12 @@ from sklearn.base import clone
 from threadpoolctl import threadpool_limits
 
 import baselines.detection as detection
-from baselines._detection_windows import fit_window_svms
+from baselines._detection_windows import (
+    duration_prior,
+    fit_duration_prior,
+    fit_window_svms,
+    hard_negatives,
+)
 from baselines.detection import (
     SLIDING_WINDOW_DETECTOR_CARD,
     SlidingWindowDetector,
@@ -150,6 +155,27 @@ def test_window_svms_choose_c_by_group_and_calibrate():
     assert p[pos[:, 0], 0].mean() > 0.5 > p[neg[:, 0], 0].mean()
     single = fit_window_svms(X, pos, neg, np.zeros(240), C=2.0)  # no held-out group
     assert single.C == 2.0 and single.cv_scores == {} and (single.platt == [1.0, 0.0]).all()
+
+
+def test_duration_prior_peaks_at_the_class_durations():
+    segments = pd.DataFrame({"t_start": [0.0, 5.0, 0.0], "t_end": [1.0, 9.0, 2.0],
+                             "label": [0, 0, 2]})
+    prior = fit_duration_prior(segments, n_classes=3)
+    assert prior[0, 0] == pytest.approx(np.log(2.0)) and np.isnan(prior[1]).all()
+    assert prior[2, 1] == 0.35  # one instance: the floor
+    weights = duration_prior(prior, [0.5, 2.0, 8.0])
+    assert weights[1, 0] == pytest.approx(1.0) and weights[1, 2] == pytest.approx(1.0)
+    assert (weights[:, 1] == 1.0).all()  # no instance of class 1: no prior
+    assert weights[0, 2] == pytest.approx(weights[2, 2])  # symmetric in log duration
+    assert weights[0, 2] < weights[0, 0] < 1  # class 2's prior is the narrower
+
+
+def test_hard_negatives_take_the_top_margins_inside_the_margin():
+    margins = np.array([[0.5, -2.0], [-0.5, 0.9], [-1.5, 0.1], [0.2, 0.3]])
+    candidates = np.array([[True, True], [True, True], [True, True], [False, True]])
+    assert hard_negatives(margins, candidates, [0, 1], 1).tolist() == [0, 1]
+    assert hard_negatives(margins, candidates, [0], 5).tolist() == [0, 1]  # not -1.5
+    assert hard_negatives(margins, candidates, [], 5).tolist() == []
 
 
 # ------------------------------------------------------------------ hand-built descriptors
