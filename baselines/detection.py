@@ -142,7 +142,7 @@ class SlidingWindowDetector(BaseEstimator):
 
     Memory per video: its descriptors, the cumulative statistics of every channel,
     ``(n_bins + 1) Σ_c (2 K D_c + 1)`` float64 with ``n_bins`` = duration / grid step
-    (independent of the frame and descriptor counts), and 256 windows' Fisher vectors at a
+    (independent of the frame and descriptor counts), and the Fisher vectors of 64 windows at a
     time. The pool of training windows is at most ``max_training_windows`` float32 rows.
     """
 
@@ -255,7 +255,7 @@ class SlidingWindowDetector(BaseEstimator):
     def _encode(stats, start, stop, rows) -> np.ndarray:
         return np.hstack([window_fisher_vectors(s, start[rows], stop[rows]) for s in stats])
 
-    def _margins(self, stats, start, stop, block: int = 256) -> np.ndarray:
+    def _margins(self, stats, start, stop, block: int = 64) -> np.ndarray:
         out = np.empty((len(start), self.n_classes_))
         for i in range(0, len(start), block):
             rows = np.arange(i, min(i + block, len(start)))
