@@ -52,7 +52,6 @@ from baselines._detection_windows import (
 )
 from baselines.extraction import DescriptorFile, ExtractorConfig, extract_to_cache
 from baselines.flow import FlowConfig
-from baselines.methods import _traj_params
 from baselines.temporal_fv import (
     WindowGrid,
     fit_channel_encoders,
@@ -412,6 +411,8 @@ def build_sliding_window_detector(ctx: MethodContext, *, channels: tuple | None 
     **params
         Any other :class:`SlidingWindowDetector` parameter.
     """
+    from baselines.methods import _traj_params  # the recognition methods' trajectories
+
     quick = bool(ctx.quick)
     sampler_params = ({"grid_step": 4, "track_length": 10, "patch_size": 24} if quick
                       else _traj_params(False))

@@ -520,3 +520,13 @@ def _register_all() -> None:
 
 
 _register_all()
+
+
+def _register_detection() -> None:
+    """The classical temporal detector (:mod:`baselines.detection`), task ``detection``."""
+    from baselines.detection import SLIDING_WINDOW_DETECTOR_CARD, build_sliding_window_detector
+
+    register_method(SLIDING_WINDOW_DETECTOR_CARD, build_sliding_window_detector)
+
+
+_register_detection()

@@ -24,7 +24,7 @@ __all__ = ["run_perf", "CASES"]
 
 #: Substring names of the cases, for ``--only``.
 CASES = ("hog-skimage", "hog-opencv", "chi2", "codebook", "harris3d", "hog+hof+mbh",
-         "maps+integral", "extraction")
+         "maps+integral", "extraction", "detection-windows")
 
 
 @contextlib.contextmanager
@@ -334,7 +334,8 @@ def run_perf(quick: bool = False, *, only: str | None = None, device: str = "aut
         Not used: the classical kernels always run on the CPU.
     only : str, optional
         Run only the cases whose name contains this substring (case-insensitive). The
-        extraction rows run as one group named ``extraction`` (``--only extraction``).
+        extraction rows run as one group named ``extraction`` (``--only extraction``), the
+        detector's window-encoding rows as ``detection-windows`` (``--only detection``).
 
     Returns
     -------
@@ -349,4 +350,8 @@ def run_perf(quick: bool = False, *, only: str | None = None, device: str = "aut
             rows.append(case(quick))
         if not pattern or pattern in "extraction" or "extraction" in pattern:
             rows.extend(_extraction_hook(quick))
+        if not pattern or pattern in "detection-windows" or "detection" in pattern:
+            from baselines.temporal_fv import detection_window_encoding_rows
+
+            rows.extend(detection_window_encoding_rows(quick))
     return rows
