@@ -62,7 +62,11 @@ def detection_leaderboard(data: RunData) -> tuple[pd.DataFrame, pd.DataFrame]:
     per_fold = wide.set_index(["method", "fold"])
     per_fold["ci_low"] = at_half.get("ci_low")
     per_fold["ci_high"] = at_half.get("ci_high")
+    rank = {m: i for i, m in enumerate(method_order(data))}
     per_fold = per_fold.reset_index()
+    per_fold = per_fold.iloc[np.lexsort((per_fold["fold"].to_numpy(),
+                                         per_fold["method"].map(rank).fillna(len(rank))))]
+    per_fold = per_fold.reset_index(drop=True)
     rows = []
     for method in method_order(data):
         mine = per_fold[per_fold["method"] == method]
