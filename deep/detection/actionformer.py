@@ -32,7 +32,8 @@ Notes
 -----
 Differences from the paper, for a CPU and small data: max-pooling between the pyramid levels
 (the paper downsamples inside the attention with strided depthwise convolutions), no layer
-norm inside the heads, a plain count of positives (not its moving average) normalises the
+norm inside the heads, no dropout on the attention weights (the costliest part of a CPU step;
+dropout stays in the MLPs), a plain count of positives (not its moving average) normalises the
 losses, and a smaller width, depth and number of levels (:class:`ActionFormerHead`'s defaults).
 
 References
@@ -64,7 +65,7 @@ class _Block(nn.Module):
         super().__init__()
         self.n_heads, self.window = n_heads, window
         self.norm1 = nn.LayerNorm(width)
-        self.attn = nn.MultiheadAttention(width, n_heads, dropout=dropout, batch_first=True)
+        self.attn = nn.MultiheadAttention(width, n_heads, batch_first=True)
         self.norm2 = nn.LayerNorm(width)
         self.mlp = nn.Sequential(nn.Linear(width, 2 * width), nn.GELU(), nn.Dropout(dropout),
                                  nn.Linear(2 * width, width), nn.Dropout(dropout))

@@ -2,7 +2,8 @@
 
 Two methods of the detection task stand on the same snippet classifier
 (:class:`~deep.detection.backbone.SnippetClassifier`, the ``r3d_18_small`` preset of
-:mod:`deep.models` over 8-frame snippets, one per 4 frames, of the whole frame):
+:mod:`deep.models` over 8-frame RGB-difference snippets, one per 4 frames, of the whole
+frame):
 
 * ``ssn_tag`` (:func:`build_snippet_tag_detector`): temporal actionness grouping of the
   snippet actionness, proposals scored per class (Zhao et al. 2017);
@@ -57,11 +58,11 @@ CARD_NUM_CLASSES = 12
 #: The snippet classifier's recipes (SnippetClassifier parameters).
 BACKBONE_RECIPES: dict[str, dict[str, Any]] = {
     "quick": dict(model="r3d_18_small", clip_len=8, frame_interval=2, stride=4, short_side=32,
-                  scale=(0.7, 1.0), epochs=6, min_steps=60, max_steps=400, batch_size=16,
-                  lr=2e-3, warmup_epochs=0.5),
+                  modality="diff", scale=(0.7, 1.0), epochs=6, min_steps=60, max_steps=400,
+                  batch_size=16, lr=2e-3, warmup_epochs=0.5),
     "default": dict(model="r3d_18_small", clip_len=8, frame_interval=2, stride=4,
-                    short_side=48, scale=(0.7, 1.0), epochs=4, min_steps=300, max_steps=1200,
-                    batch_size=32, lr=2e-3, warmup_epochs=0.5),
+                    short_side=48, modality="diff", scale=(0.7, 1.0), epochs=4, min_steps=300,
+                    max_steps=1200, batch_size=32, lr=2e-3, warmup_epochs=0.5),
 }
 #: The TAG detector's recipes (SnippetTAGDetector parameters).
 TAG_RECIPES: dict[str, dict[str, Any]] = {"quick": {}, "default": {}}
@@ -88,7 +89,8 @@ def _budget_words(config: dict[str, Any], unit: str) -> str:
 
 
 def _backbone_words(config: dict[str, Any]) -> str:
-    return (f"{config['clip_len']}x{config['frame_interval']} snippets, one per "
+    kind = "RGB-difference" if config["modality"] == "diff" else "RGB"
+    return (f"{config['clip_len']}x{config['frame_interval']} {kind} snippets, one per "
             f"{config['stride']} frames, whole frame at short side {config['short_side']}; "
             f"{config['model']} snippet classifier (classes + background) trained from scratch, "
             f"{_budget_words(config, str(config['batch_size']) + ' snippets per step')}")

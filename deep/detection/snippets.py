@@ -17,8 +17,10 @@ between them (a soft target for the cross-entropy), where the paper, with one ac
 has one class.
 
 Snippets see the *whole* frame (detection must not crop away an actor at the side), resized
-only by the decoded-frame cache's short side; the training augmentation is a random crop of
-most of the frame resized back to the frame size (the crop box of
+only by the decoded-frame cache's short side, as frames or as the RGB difference of each
+frame and the next (the RGB-difference stream of TSN, Wang et al. 2016, a cheap stand-in for
+the optical-flow stream of the structured segment network). The training augmentation is a
+random crop of most of the frame resized back to the frame size (the crop box of
 :func:`deep.clips.random_resized_crop_box`), a temporal jitter of the centre inside its cell,
 and a horizontal flip only where the dataset allows it. Every clip is standardised per channel
 with its own statistics, as :class:`deep.clips.ClipSpec` does with ``normalise="clip"`` (that
@@ -26,6 +28,8 @@ helper is private to :mod:`deep.clips`, hence :func:`snippet_clip` here).
 
 References
 ----------
+Wang, L. et al. (2016). Temporal segment networks: towards good practices for deep action
+recognition (RGB difference). ECCV. arXiv:1608.00859.
 Zhao, Y., Xiong, Y., Wang, L., Wu, Z., Tang, X., Lin, D. (2017). Temporal action detection
 with structured segment networks. ICCV. arXiv:1704.06228.
 """
@@ -44,6 +48,7 @@ from deep.clips import random_resized_crop_box
 
 __all__ = [
     "SnippetGrid",
+    "MODALITIES",
     "snippet_clip",
     "snippet_targets",
     "TrainSnippets",
@@ -115,8 +120,24 @@ class SnippetGrid:
         return np.clip(seconds, 0.0, self.duration)
 
 
+#: The inputs a snippet can hold (see :func:`snippet_clip`).
+MODALITIES = ("rgb", "diff")
+
+
+def _frames_at(frames: np.ndarray, indices: np.ndarray, box, flip: bool) -> np.ndarray:
+    picked = np.asarray(frames[indices])
+    height, width = picked.shape[1:3]
+    if box is not None:
+        y0, x0, h, w = box
+        picked = np.stack([cv2.resize(np.ascontiguousarray(f[y0:y0 + h, x0:x0 + w]),
+                                      (width, height), interpolation=cv2.INTER_LINEAR)
+                           for f in picked])
+    return picked[:, :, ::-1] if flip else picked
+
+
 def snippet_clip(frames: np.ndarray, indices: np.ndarray, *,
-                 box: tuple[int, int, int, int] | None = None, flip: bool = False) -> np.ndarray:
+                 box: tuple[int, int, int, int] | None = None, flip: bool = False,
+                 modality: str = "rgb") -> np.ndarray:
     """One snippet as a network input: ``(3, T, H, W)`` float32, standardised per channel.
 
     Parameters
@@ -129,6 +150,10 @@ def snippet_clip(frames: np.ndarray, indices: np.ndarray, *,
         Crop this box and resize it back to ``H x W`` (training); None: the whole frame.
     flip : bool
         Mirror horizontally.
+    modality : {"rgb", "diff"}, default "rgb"
+        ``rgb``: the frames; ``diff``: the RGB difference of each frame and the next one
+        (TSN's RGB-difference stream, a cheap stand-in for optical flow: the static
+        background and the actors' look cancel, motion stays).
 
     Returns
     -------
@@ -136,16 +161,14 @@ def snippet_clip(frames: np.ndarray, indices: np.ndarray, *,
         ``(3, T, H, W)`` float32: each channel minus the clip's mean over its standard
         deviation (floored at 1/255, so that a flat clip does not blow up).
     """
-    picked = np.asarray(frames[indices])
-    height, width = picked.shape[1:3]
-    if box is not None:
-        y0, x0, h, w = box
-        picked = np.stack([cv2.resize(np.ascontiguousarray(f[y0:y0 + h, x0:x0 + w]),
-                                      (width, height), interpolation=cv2.INTER_LINEAR)
-                           for f in picked])
-    if flip:
-        picked = picked[:, :, ::-1]
-    clip = np.ascontiguousarray(picked.transpose(3, 0, 1, 2)).astype(np.float32) / 255.0
+    if modality not in MODALITIES:
+        raise ValueError(f"The 'modality' parameter must be one of {MODALITIES}. "
+                         f"Got {modality!r} instead.")
+    picked = _frames_at(frames, indices, box, flip).astype(np.float32)
+    if modality == "diff":
+        following = np.minimum(np.asarray(indices) + 1, len(frames) - 1)
+        picked = _frames_at(frames, following, box, flip).astype(np.float32) - picked
+    clip = np.ascontiguousarray(picked.transpose(3, 0, 1, 2)) / 255.0
     flat = clip.reshape(3, -1)
     mean = flat.mean(axis=1)
     std = np.maximum(flat.std(axis=1), 1 / 255)
@@ -202,6 +225,7 @@ class TrainSnippets(Dataset):
     scale : (float, float)
         Area range of the training crop (1, 1: no crop).
     allow_flip : bool
+    modality : {"rgb", "diff"}
 
     Notes
     -----
@@ -209,10 +233,11 @@ class TrainSnippets(Dataset):
     """
 
     def __init__(self, cache, paths, grids, segments, n_classes: int, seed: int,
-                 scale: tuple[float, float], allow_flip: bool):
+                 scale: tuple[float, float], allow_flip: bool, modality: str = "rgb"):
         self.cache, self.paths, self.grids = cache, list(paths), list(grids)
         self.segments, self.n_classes, self.seed = list(segments), int(n_classes), int(seed)
         self.scale, self.allow_flip, self.epoch = tuple(scale), bool(allow_flip), 0
+        self.modality = modality
         self.items = np.array([(v, k) for v, g in enumerate(self.grids)
                                for k in range(g.n_cells)], dtype=np.int64).reshape(-1, 2)
 
@@ -232,7 +257,8 @@ class TrainSnippets(Dataset):
             box = random_resized_crop_box(height, width, self.scale,
                                           (aspect * 0.9, aspect / 0.9), rng)
         flip = bool(self.allow_flip and rng.random() < 0.5)
-        clip = snippet_clip(frames, grid.clip_indices(centre), box=box, flip=flip)
+        clip = snippet_clip(frames, grid.clip_indices(centre), box=box, flip=flip,
+                            modality=self.modality)
         target = snippet_targets(np.array([centre]), grid.fps, self.segments[video],
                                  self.n_classes)[0]
         return torch.from_numpy(clip), torch.from_numpy(target)
@@ -241,12 +267,13 @@ class TrainSnippets(Dataset):
 class GridSnippets(Dataset):
     """Every cell's test snippet of one video (whole frame, centred, no augmentation)."""
 
-    def __init__(self, frames: np.ndarray, grid: SnippetGrid):
-        self.frames, self.grid = frames, grid
+    def __init__(self, frames: np.ndarray, grid: SnippetGrid, modality: str = "rgb"):
+        self.frames, self.grid, self.modality = frames, grid, modality
 
     def __len__(self) -> int:
         return self.grid.n_cells
 
     def __getitem__(self, cell: int) -> torch.Tensor:
         centre = int(self.grid.centre_frame(cell))
-        return torch.from_numpy(snippet_clip(self.frames, self.grid.clip_indices(centre)))
+        return torch.from_numpy(snippet_clip(self.frames, self.grid.clip_indices(centre),
+                                             modality=self.modality))
