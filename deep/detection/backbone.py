@@ -92,7 +92,7 @@ class SnippetClassifier(BaseEstimator):
         (:func:`deep.detection.snippets.snippet_clip`). From scratch on a few training videos,
         a network on frames learns the look of the training scenes and actors and its
         actionness does not carry over to held-out actors; on differences it does
-        (measurements: the report of the change that made this the default).
+        (measurements: docs/deep-detection.md).
     pool : {"avg", "max"}, default "avg"
         The global pooling before the classifier of a model with an ``avgpool`` layer (the
         video ResNets): the model's average, or the maximum over time and space, which does

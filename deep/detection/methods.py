@@ -21,7 +21,8 @@ name only the snippet classifier has (``short_side``, ``model``, ...) or one wri
 ``backbone__<name>`` (``backbone__epochs``) goes to the snippet classifier.
 
 The cards are constants for the harness to register (:func:`bench.methods.register_method`
-does not take the detection task yet).
+does not take the detection task yet). The recipes in a table, and the measurements they were
+sized on: ``docs/deep-detection.md``.
 
 References
 ----------
