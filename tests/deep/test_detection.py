@@ -352,15 +352,27 @@ def test_quick_fit_and_detect_give_valid_tables(quick_set, tmp_path):
     assert det.budget_["snippets"]["resumed"]
 
 
-def test_fit_is_deterministic_on_cpu(quick_set):
-    def run(cls, **kw):
-        det = cls(backbone=_tiny_backbone(), n_classes=12, **kw)
-        return det.fit(quick_set["train"], quick_set["segments"]).detect(quick_set["test"])
+def test_fit_is_deterministic_on_cpu(quick_set, tmp_path):
+    def run(cls, backbone=None, **kw):
+        det = cls(backbone=backbone or _tiny_backbone(), n_classes=12, **kw)
+        det.fit(quick_set["train"], quick_set["segments"])
+        return det, det.detect(quick_set["test"])
 
-    for cls, kw in ((SnippetTAGDetector, {}),
-                    (ActionFormerDetector, dict(width=16, n_heads=2, n_levels=2, epochs=3))):
-        first, second = run(cls, **kw), run(cls, **kw)
+    head = dict(width=16, n_heads=2, n_levels=2, epochs=3)
+    for cls, kw in ((SnippetTAGDetector, {}), (ActionFormerDetector, head)):
+        (_, first), (_, second) = run(cls, **kw), run(cls, **kw)
+        assert len(first)
         pd.testing.assert_frame_equal(first, second)
+    # another seed, other detections
+    _, other = run(ActionFormerDetector, _tiny_backbone(random_state=1), random_state=1, **head)
+    assert not other.equals(second)
+    # a snippet classifier loaded from the shared cache detects as the one trained
+    cached = _tiny_backbone(cache_dir=tmp_path / "cache")
+    (trained, a), (loaded, b) = run(ActionFormerDetector, cached, **head), run(
+        ActionFormerDetector, cached, **head)
+    assert not trained.budget_["snippets"]["resumed"] and loaded.budget_["snippets"]["resumed"]
+    pd.testing.assert_frame_equal(a, b)
+    pd.testing.assert_frame_equal(a, second)
 
 
 def test_an_undecodable_video_is_a_failure_not_an_error(quick_set, tmp_path):
