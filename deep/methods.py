@@ -319,3 +319,19 @@ for _method in DEEP_METHODS:
     if _method.base == "tsn":
         _defaults["consensus"] = _method.consensus
     register_method(_card(_method), _factory_for(_method.name), **_defaults)
+
+
+def _register_detection() -> None:
+    """The deep temporal detectors (:mod:`deep.detection`), task ``detection``."""
+    from deep.detection.methods import (
+        ACTIONFORMER_CARD,
+        SSN_TAG_CARD,
+        build_actionformer_detector,
+        build_snippet_tag_detector,
+    )
+
+    register_method(SSN_TAG_CARD, build_snippet_tag_detector)
+    register_method(ACTIONFORMER_CARD, build_actionformer_detector)
+
+
+_register_detection()
