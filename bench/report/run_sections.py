@@ -150,7 +150,7 @@ def training_section(data: RunData, figures: Path) -> list[str]:
                  and {"epoch", "train_loss"} <= set(record.history.columns)}
     if not histories:
         return []
-    from bench.report.convergence import LAST_SHARE, convergence_table
+    from bench.report.convergence import LAST_SHARE, LOSS_DROP, convergence_table
 
     checks = convergence_table(data)
     checks = checks[checks["check"] == "epochs"].set_index(["method", "fold"])
@@ -179,7 +179,11 @@ def training_section(data: RunData, figures: Path) -> list[str]:
             f"validation epoch lies in the last {LAST_SHARE:.0%} of its epoch budget was still "
             "improving when the budget ran out: it is marked **under-trained at this budget**, "
             "here and in the leaderboard, and its accuracy says more about the budget than "
-            "about the method. A loss still falling at the last epoch points the same way.",
+            "about the method. A unit without a validation split (none asked for, or a held-out "
+            "group too small to rank epochs) trains its whole budget, keeps its last epoch and "
+            "is judged on its training loss instead: under-trained when the median loss of the "
+            f"budget's last {LAST_SHARE:.0%} is more than {LOSS_DROP:.0%} below that of the "
+            f"{LAST_SHARE:.0%} before.",
             "",
             markdown_table(pd.DataFrame(rows)), "",
             "![training loss and validation accuracy per epoch](figures/training_curves.png)", ""]
