@@ -96,14 +96,15 @@ def test_unknown_option_and_missing_root():
 
 def test_declared_capabilities_match_the_builders():
     """``handles_missing`` is declared at registration; a builder that declares it takes the
-    option and one that handles missing files itself (hmdb51, kth, ucf101, weizmann) declares it."""
+    option and one that handles missing files itself (hmdb51, kth, ucf101, weizmann and the
+    detection sets read from disk) declares it."""
     import inspect
 
     from bench.data.datasets import list_datasets
 
     infos = {info.name: info for info in list_datasets()}
-    assert {n for n, i in infos.items() if i.handles_missing} == {"hmdb51", "kth", "ucf101",
-                                                                     "weizmann"}
+    assert {n for n, i in infos.items() if i.handles_missing} == {
+        "hmdb51", "kth", "ucf101", "weizmann", "thumos14", "activitynet", "segments"}
     for info in infos.values():
         if info.handles_missing:
             assert "allow_missing" in inspect.signature(info.builder).parameters
