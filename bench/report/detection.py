@@ -138,14 +138,15 @@ def unit_tables(data: RunData) -> list[tuple[str, int, pd.DataFrame, pd.DataFram
     return out
 
 
-def per_class_ap_table(data: RunData, threshold: float = 0.5) -> pd.DataFrame:
+def per_class_ap_table(data: RunData, threshold: float = 0.5, tables=None) -> pd.DataFrame:
     """AP at ``threshold`` per class (rows) and method (columns), the mean over folds.
 
-    Read from the units' ``ground_truth.json`` / ``detections.json``; a unit without them is
-    left out.
+    Read from the units' ``ground_truth.json`` / ``detections.json`` (``tables``: what
+    :func:`unit_tables` returned, when the caller has read them already); a unit without them
+    is left out.
     """
     columns: dict[str, list[pd.Series]] = {}
-    for method, _, truth, detections in unit_tables(data):
+    for method, _, truth, detections in unit_tables(data) if tables is None else tables:
         result = evaluate_detection(truth, detections, (threshold,))
         ap = pd.Series(result.ap[:, 0], index=list(result.classes))
         columns.setdefault(method, []).append(ap)
@@ -155,8 +156,8 @@ def per_class_ap_table(data: RunData, threshold: float = 0.5) -> pd.DataFrame:
     return table.loc[known + sorted(set(table.index) - set(known))]
 
 
-def _per_class_lines(data: RunData) -> list[str]:
-    table = per_class_ap_table(data)
+def _per_class_lines(data: RunData, tables) -> list[str]:
+    table = per_class_ap_table(data, tables=tables)
     if table.empty:
         return []
     shown = table.map(pct).reset_index(names="class")
@@ -166,8 +167,7 @@ def _per_class_lines(data: RunData) -> list[str]:
             markdown_table(shown), ""]
 
 
-def _error_lines(data: RunData) -> list[str]:
-    tables = unit_tables(data)
+def _error_lines(data: RunData, tables) -> list[str]:
     if not tables:
         return []
     profiles: dict[str, pd.Series] = {}
@@ -200,10 +200,11 @@ def _error_lines(data: RunData) -> list[str]:
             markdown_table(shown), ""]
 
 
-def _timeline_lines(data: RunData, figures: Path) -> list[str]:
-    tables = [t for t in unit_tables(data) if t[1] == min(u[1] for u in unit_tables(data))]
+def _timeline_lines(tables, figures: Path) -> list[str]:
     if not tables:
         return []
+    first = min(fold for _, fold, _, _ in tables)
+    tables = [t for t in tables if t[1] == first]
     path = timeline_figure(tables, figures / "detection_timelines.png")
     if path is None:
         return []
@@ -215,6 +216,7 @@ def _timeline_lines(data: RunData, figures: Path) -> list[str]:
 
 def detection_sections(data: RunData, figures: Path, solve_threshold: float) -> list[str]:
     """Leaderboard, per-class AP, error analysis and timelines (``solve_threshold`` unused)."""
-    return (_leaderboard_lines(data) + _per_class_lines(data)
-            + guarded("Error analysis", _error_lines, data)
-            + guarded("Timelines", _timeline_lines, data, figures))
+    tables = unit_tables(data)  # each unit's two JSON files, read once for the three sections
+    return (_leaderboard_lines(data) + _per_class_lines(data, tables)
+            + guarded("Error analysis", _error_lines, data, tables)
+            + guarded("Timelines", _timeline_lines, tables, figures))

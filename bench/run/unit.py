@@ -55,6 +55,14 @@ def _method_context(manifest: Manifest, config: RunConfig, work_dir: Path):
     )
 
 
+def _build_estimator(unit: Unit, manifest: Manifest, config: RunConfig, run_dir: Path) -> Any:
+    """A fresh estimator of ``unit.method`` with the run's parameters for it."""
+    from bench.methods import build_method
+
+    return build_method(unit.method, _method_context(manifest, config, unit.work_dir(run_dir)),
+                        **config.method_params.get(unit.method, {}))
+
+
 def _failure_rows(unit: Unit, manifest: Manifest, estimator: Any, test_paths: np.ndarray,
                   finite: np.ndarray) -> list[list[str]]:
     """The method's own ``failures_`` plus a ``scores`` row for each unexplained NaN row."""
@@ -114,7 +122,7 @@ def run_unit(unit: Unit, manifest: Manifest, config: RunConfig, run_dir: Path,
     ``decision_function`` on every test video. The estimator gets ``groups=`` (the manifest's
     actors) so that its internal model selection holds out whole groups, as the fold does.
     """
-    from bench.methods import build_method, get_method
+    from bench.methods import get_method
 
     rundir.prepare_unit(run_dir, unit)
     card = get_method(unit.method).card
@@ -126,9 +134,7 @@ def run_unit(unit: Unit, manifest: Manifest, config: RunConfig, run_dir: Path,
 
     t0 = time.perf_counter()
     with profile.scope() as fit_stages:
-        estimator = build_method(unit.method,
-                                 _method_context(manifest, config, unit.work_dir(run_dir)),
-                                 **config.method_params.get(unit.method, {}))
+        estimator = _build_estimator(unit, manifest, config, run_dir)
         estimator.fit(manifest.paths(train), train["label"].to_numpy(),
                       groups=train["group"].to_numpy())
     train_time = time.perf_counter() - t0
@@ -174,7 +180,6 @@ def _run_detection_unit(unit: Unit, card: Any, manifest: Manifest, config: RunCo
     Writes the fold's test ground truth (ActivityNet ``database``) and the method's detections
     (ActivityNet results) into the unit's folder, and the task's mAP rows into its results.
     """
-    from bench.methods import build_method
     from bench.tasks.detection import formats
     from bench.tasks.detection import results as detection
 
@@ -185,9 +190,7 @@ def _run_detection_unit(unit: Unit, card: Any, manifest: Manifest, config: RunCo
     id_of = {path: vid for vid, path in path_of.items()}
     t0 = time.perf_counter()
     with profile.scope() as fit_stages:
-        estimator = build_method(unit.method,
-                                 _method_context(manifest, config, unit.work_dir(run_dir)),
-                                 **config.method_params.get(unit.method, {}))
+        estimator = _build_estimator(unit, manifest, config, run_dir)
         estimator.fit(manifest.paths(train),
                       detection.training_segments(manifest.segments(train), path_of),
                       groups=train["group"].to_numpy())

@@ -27,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from bench.tasks.detection._kernels import pair_iou
 from bench.tasks.detection.metrics import interpolated_average_precision
 
 __all__ = ["ERROR_TYPES", "DURATION_BUCKETS", "classify_detections", "false_positive_profile",
@@ -41,12 +42,6 @@ ERROR_TYPES = ("true positive", "duplicate", "localization", "wrong label", "con
 DURATION_BUCKETS = {"short (< 1.5 s)": (0.0, 1.5), "medium (1.5-4 s)": (1.5, 4.0),
                     "long (>= 4 s)": (4.0, np.inf)}
 _LOW_IOU = 0.1
-
-
-def _tiou(start: float, end: float, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    inter = np.clip(np.minimum(end, ends) - np.maximum(start, starts), 0.0, None)
-    union = (end - start) + (ends - starts) - inter
-    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
 def classify_detections(ground_truth: pd.DataFrame, detections: pd.DataFrame,
@@ -82,10 +77,10 @@ def classify_detections(ground_truth: pd.DataFrame, detections: pd.DataFrame,
             here = np.asarray(by_video.get(video, []), dtype=int)
             same = here[truth.loc[here, "label"].to_numpy() == label] if len(here) else here
             other = here[truth.loc[here, "label"].to_numpy() != label] if len(here) else here
-            iou_same = _tiou(start, end, truth.loc[same, "t_start"].to_numpy(),
-                             truth.loc[same, "t_end"].to_numpy())
-            iou_other = _tiou(start, end, truth.loc[other, "t_start"].to_numpy(),
-                              truth.loc[other, "t_end"].to_numpy())
+            iou_same = pair_iou(start, end, truth.loc[same, "t_start"].to_numpy(),
+                                truth.loc[same, "t_end"].to_numpy())
+            iou_other = pair_iou(start, end, truth.loc[other, "t_start"].to_numpy(),
+                                 truth.loc[other, "t_end"].to_numpy())
             free = np.array([j not in taken for j in same], dtype=bool)
             out.at[i, "rank"] = rank
             out.at[i, "best_tiou"] = float(iou_same.max()) if len(same) else 0.0
