@@ -23,10 +23,10 @@ import numbers
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.decomposition import PCA
-from sklearn.mixture import GaussianMixture
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from baselines.codebook import check_backend, fit_codebook, nearest_word
+from baselines.gmm import DiagonalGMM
 
 __all__ = ["BagOfWords", "FisherVector", "VLAD", "as_descriptor_sets"]
 
@@ -261,13 +261,14 @@ class FisherVector(_SetEncoder):
     Attributes
     ----------
     pca_ : sklearn.decomposition.PCA
-    gmm_ : sklearn.mixture.GaussianMixture (covariance_type="diag")
+    gmm_ : baselines.gmm.DiagonalGMM
 
     Notes
     -----
     No gradient w.r.t. the mixture weights (Perronnin et al. drop it too). An empty set
-    encodes to the zero vector. The GMM uses scikit-learn's EM with k-means initialisation
-    and ``reg_covar=1e-6``.
+    encodes to the zero vector. The GMM is :class:`baselines.gmm.DiagonalGMM`: EM in float32
+    from a faiss k-means start, ``reg_covar=1e-6``, at most :data:`baselines.gmm.MAX_ITER`
+    iterations.
 
     References
     ----------
@@ -304,15 +305,8 @@ class FisherVector(_SetEncoder):
                 f"descriptors; got n_samples={sample.shape[0]}."
             )
         self.pca_ = PCA(n_components=dim, random_state=self.random_state).fit(sample)
-        # EM in float32: its (n_samples, n_components) responsibility arrays are the peak of
-        # the classical track's memory (1.2 GB in float64 for 100 000 x 256 on the default
-        # synthetic run, 0.6 GB in float32).
-        self.gmm_ = GaussianMixture(
-            n_components=self.n_components, covariance_type="diag", reg_covar=1e-6,
-            random_state=self.random_state,
-        ).fit(self.pca_.transform(sample).astype(np.float32))
-        for name in ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_"):
-            setattr(self.gmm_, name, getattr(self.gmm_, name).astype(np.float64))  # encode in float64
+        self.gmm_ = DiagonalGMM(self.n_components, random_state=self.random_state).fit(
+            self.pca_.transform(sample))
 
     def _encode_all(self, descriptors: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         n_sets, dim = lengths.size, self.pca_.n_components_
