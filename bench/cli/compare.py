@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("baseline", metavar="BASELINE_DIR", help="the reference run directory")
     parser.add_argument("candidate", metavar="CANDIDATE_DIR", help="the run directory to judge")
     parser.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE,
-                        help="points of top-1 a significant drop must exceed to fail")
+                        help="points of top-1 (detection: of mAP@0.5) a significant drop must exceed to fail")
     parser.add_argument("--alpha", type=float, default=0.05,
                         help="family-wise error rate of the statistical comparison (Holm "
                              "across all methods)")

@@ -18,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=None, metavar="DIR",
                         help="run directory of the rerun (default: a new temporary folder)")
     parser.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE,
-                        help="points of top-1 a significant drop must exceed to fail")
+                        help="points of top-1 (detection: of mAP@0.5) a significant drop must exceed to fail")
     parser.add_argument("--jobs", type=int, default=None,
                         help="workers for the rerun (default: this machine's CPU count)")
     parser.add_argument("--markdown", metavar="FILE", default=None,

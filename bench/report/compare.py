@@ -20,6 +20,10 @@ makes sense, and the report says which one it made:
 Every compared row also carries the paired change with 95 % bootstrap intervals, and the
 smallest drop the comparison could have detected (``detectable_drop``).
 
+Detection runs are compared the same way on mAP at tIoU 0.5 instead of top-1, read from each
+unit's ``detections.json`` and ``ground_truth.json``; without a calibration the test is a
+paired randomisation test over videos instead of McNemar's (:mod:`bench.report.compare_detection`).
+
 Marks: ``+`` significantly better by more than the tolerance, ``-`` significantly worse by more
 than the tolerance, ``=`` no significant change (or one within the tolerance; in the same
 environment: identical predictions), ``r`` not reproduced (same environment, different
@@ -37,14 +41,23 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.report.noise import detectable_drop_text, judge_family, noise_summary, noise_tests
+from bench.report.compare_detection import METRIC as DETECTION_METRIC
+from bench.report.compare_detection import detection_unit_row, detection_units
+from bench.report.noise import (
+    DETECTION_SD_FLOOR,
+    detectable_drop_text,
+    judge_family,
+    noise_summary,
+    noise_tests,
+)
 from bench.run.environment import environment_differences
 from bench.run.rundir import RunData, load_run, method_order
 from bench.tasks.recognition.predictions import class_mean_of_correct, correct_mask
 
 __all__ = ["compare_runs", "comparison_markdown", "MARKS", "DEFAULT_TOLERANCE"]
 
-#: Default tolerance: a significant drop must exceed this many points of top-1 to fail.
+#: Default tolerance: a significant drop must exceed this many points of top-1 (detection:
+#: mAP@0.5) to fail.
 DEFAULT_TOLERANCE = 2.0
 
 MARKS = {
@@ -202,8 +215,9 @@ def compare_runs(baseline_dir: str | os.PathLike, candidate_dir: str | os.PathLi
         ``method, fold, mark, test, note, n, top1_base, top1_cand, d_top1, d_top1_low,
         d_top1_high, d_mca, d_mca_low, d_mca_high, n_worse, n_better, p_value, noise_mean,
         noise_sd, n_runs, d_noise, p_adjusted, detectable_drop`` (accuracies and changes in
-        points; the interval is 95 %). ``test`` is ``bitwise``, ``noise`` or ``mcnemar``;
-        ``p_value`` is McNemar's raw p-value, ``p_adjusted`` the Holm-adjusted p-value of the
+        points; the interval is 95 %). ``test`` is ``bitwise``, ``noise``, ``mcnemar`` or
+        (detection) ``randomisation``; ``p_value`` is McNemar's (detection: the randomisation
+        test's) raw p-value, ``p_adjusted`` the Holm-adjusted p-value of the
         test that decided the mark. ``table.attrs["comparison"]`` holds the environment
         verdict: ``same_environment``, ``environment_differences`` (what differs),
         ``calibrated``, ``alpha``, ``tolerance``, ``environment_keys``.
@@ -236,29 +250,47 @@ def compare_runs(baseline_dir: str | os.PathLike, candidate_dir: str | os.PathLi
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be in (0, 1); got {alpha}.")
     base, cand = load_run(baseline_dir), load_run(candidate_dir)
+    if base.task != cand.task:
+        raise ValueError(f"cannot compare a {cand.task} run ({candidate_dir}) with a {base.task} "
+                         f"run ({baseline_dir}): compare runs of the same task.")
+    detection = base.task == "detection"
     differences = environment_differences(base.environment, cand.environment,
                                           base.run.get("packages"), cand.run.get("packages"))
     same_environment = not differences and not statistical
-    noise = noise_summary(base.noise) if base.noise is not None else None
+    noise = None if base.noise is None else noise_summary(
+        base.noise, floor_points=DETECTION_SD_FLOOR if detection else None)
     calibrated = set() if noise is None else set(zip(noise["method"], noise["fold"], strict=True))
     n_classes = len(base.classes)
     failed_units = _failed_units(cand)
     rank: dict[str, int] = {}
     for method in method_order(base) + method_order(cand):  # history order, baseline first
         rank.setdefault(method, len(rank))
-    keys = sorted(set(_units(base)) | set(_units(cand)), key=lambda k: (rank[k[0]], k[0], k[1]))
+    units_of = detection_units if detection else _units
+    base_units, cand_units = set(units_of(base)), set(units_of(cand))
+    keys = sorted(base_units | cand_units, key=lambda k: (rank.get(k[0], len(rank)), k[0], k[1]))
     if methods is not None:
         chosen = set(methods)
         keys = [key for key in keys if key[0] in chosen]
     rows = []
     for method, fold in keys:
+        seed_may_change = allow_seed_change and (method, fold) in calibrated
+        config_b, config_c = _method_config(base, method), _method_config(cand, method)
+        bitwise = (same_environment and config_b["seed"] == config_c["seed"]
+                   and _deterministic(base, method) and _deterministic(cand, method))
+        if detection:
+            row = _detection_row(base, cand, method, fold, present=(base_units, cand_units),
+                                 failed=failed_units, seed_may_change=seed_may_change,
+                                 bitwise=bitwise, n_boot=n_boot, seed=seed)
+            if "mark" not in row:
+                row["test"] = "noise" if (method, fold) in calibrated else "randomisation"
+            rows.append(row)
+            continue
         row: dict[str, Any] = dict(method=method, fold=fold)
         b_pred = base.predictions[(base.predictions["method"] == method)
                                   & (base.predictions["fold"] == fold)]
         c_pred = cand.predictions[(cand.predictions["method"] == method)
                                   & (cand.predictions["fold"] == fold)]
         fp_b, fp_c = _fingerprint(base, b_pred, fold), _fingerprint(cand, c_pred, fold)
-        config_b, config_c = _method_config(base, method), _method_config(cand, method)
         merged = None
         if b_pred.empty:
             row.update(mark="x", note="not in the baseline")
@@ -271,15 +303,13 @@ def compare_runs(baseline_dir: str | os.PathLike, candidate_dir: str | os.PathLi
             row.update(mark="x", note="different split fingerprint")
         elif base.classes != cand.classes:
             row.update(mark="x", note="different class list")
-        elif diff := _config_difference(config_b, config_c, ignore_seed=(
-                allow_seed_change and (method, fold) in calibrated)):
+        elif diff := _config_difference(config_b, config_c, ignore_seed=seed_may_change):
             row.update(mark="x", note=f"different method configuration: {diff}")
         elif (merged := _paired(b_pred, c_pred)) is None:
             row.update(mark="x", note="the two runs label some videos differently")
         if merged is not None:
             row.update(_unit_statistics(merged, n_classes, n_boot=n_boot, seed=seed))
-            if (same_environment and config_b["seed"] == config_c["seed"]
-                    and _deterministic(base, method) and _deterministic(cand, method)):
+            if bitwise:
                 row["test"] = "bitwise"
                 differing = _differing_videos(merged)
                 shown = ", ".join(differing[:5]) + (", ..." if len(differing) > 5 else "")
@@ -302,7 +332,8 @@ def compare_runs(baseline_dir: str | os.PathLike, candidate_dir: str | os.PathLi
     table.attrs["comparison"] = {
         "same_environment": same_environment, "environment_differences": differences,
         "forced_statistical": bool(statistical), "calibrated": noise is not None,
-        "alpha": alpha, "tolerance": tolerance,
+        "alpha": alpha, "tolerance": tolerance, "task": base.task,
+        "metric": DETECTION_METRIC if detection else "top-1",
         "environment_keys": [(base.environment or {}).get("key"),
                              (cand.environment or {}).get("key")],
     }
@@ -311,18 +342,20 @@ def compare_runs(baseline_dir: str | os.PathLike, candidate_dir: str | os.PathLi
 
 def _judge_statistically(table: pd.DataFrame, noise: pd.DataFrame | None, *, alpha: float,
                          tolerance: float) -> None:
-    """Mark the rows whose ``test`` is ``noise`` or ``mcnemar``, with Holm across all of them.
+    """Mark the rows whose ``test`` is ``noise``, ``mcnemar`` or ``randomisation``, with Holm
+    across all of them.
 
     The family is every statistically judged row of the comparison: the probability of one
     false alarm or more across them stays at or below ``alpha`` (:func:`bench.report.noise.judge_family`).
     """
-    judged = table["test"].isin(["noise", "mcnemar"])
+    judged = table["test"].isin(["noise", "mcnemar", "randomisation"])
     if not judged.any():
         return
     n_tests = int(judged.sum())
     by_noise, by_mcnemar = table["test"] == "noise", table["test"] == "mcnemar"
-    # McNemar's exact test is two-sided: one p-value for either direction
-    p_drop = table["p_value"].where(by_mcnemar)
+    # McNemar's exact test and the randomisation test are two-sided: one p-value for either
+    # direction
+    p_drop = table["p_value"].where(by_mcnemar | (table["test"] == "randomisation"))
     p_rise = p_drop.copy()
     if by_noise.any():
         rows = table.loc[by_noise]
@@ -344,6 +377,31 @@ def _judge_statistically(table: pd.DataFrame, noise: pd.DataFrame | None, *, alp
         table.loc[table.index[i], ["mark", "note", "p_adjusted"]] = (
             marks[verdict[i]], "significant but within the tolerance" if within else "",
             p_adjusted[i])
+
+
+def _detection_row(base: RunData, cand: RunData, method: str, fold: int, *,
+                   present: tuple[set, set], failed: set, seed_may_change: bool, bitwise: bool,
+                   n_boot: int, seed: int) -> dict[str, Any]:
+    """One detection unit's row: why it is not comparable, or its paired statistics."""
+    row: dict[str, Any] = dict(method=method, fold=fold)
+    base_units, cand_units = present
+    if (method, fold) not in base_units:
+        return {**row, "mark": "x", "note": "not in the baseline"}
+    if (method, fold) not in cand_units or (method, fold) in failed:
+        return {**row, "mark": "!", "note": "missing from the candidate"
+                if (method, fold) not in cand_units else "failed in the candidate"}
+    if base.fingerprint(fold) != cand.fingerprint(fold):
+        return {**row, "mark": "x", "note": "different split fingerprint"}
+    if base.classes != cand.classes:
+        return {**row, "mark": "x", "note": "different class list"}
+    if diff := _config_difference(_method_config(base, method), _method_config(cand, method),
+                                  ignore_seed=seed_may_change):
+        return {**row, "mark": "x", "note": f"different method configuration: {diff}"}
+    stats, problem = detection_unit_row(base, cand, method, fold, bitwise=bitwise,
+                                        n_boot=n_boot, seed=seed)
+    if problem is not None:
+        return {**row, "mark": "x", "note": problem}
+    return {**row, **stats}
 
 
 def _units(data: RunData) -> list[tuple[str, int]]:
@@ -392,9 +450,13 @@ def _environment_header(info: dict[str, Any]) -> list[str]:
         why = (f"bitwise-equal predictions are not expected ({shown}): kernels chosen by "
                "instruction set, library build and thread count round differently, and training "
                "amplifies the difference")
+    metric = info.get("metric", "top-1")
     if info.get("calibrated"):
-        test = ("each method's top-1 is judged against the baseline's run-to-run noise "
+        test = (f"each method's {metric} is judged against the baseline's run-to-run noise "
                 "(`noise.csv`: Student-t prediction interval over its replicate runs)")
+    elif info.get("task") == "detection":
+        test = ("the baseline has no noise calibration, so a paired randomisation test over "
+                "videos (the two runs' detections of random videos swapped) judges each method")
     else:
         test = ("the baseline has no noise calibration, so McNemar's exact test on the paired "
                 "per-video correctness judges each method")
@@ -413,6 +475,8 @@ def comparison_markdown(table: pd.DataFrame, exit_status: int, *, baseline: str 
     smallest drop the comparison can detect.
     """
     info = table.attrs.get("comparison", {})
+    metric = info.get("metric", "top-1")
+    detection = info.get("task") == "detection"
     counts = table["mark"].value_counts()
     verdict = ("**Regression**: at least one method is significantly worse, not reproduced "
                "or failed." if exit_status else "No significant regression.")
@@ -423,16 +487,18 @@ def comparison_markdown(table: pd.DataFrame, exit_status: int, *, baseline: str 
                       else detectable_drop_text(r.detectable_drop, reference))
         rows.append({
             "": f"`{r.mark}`", "method": f"`{r.method}`", "fold": str(r.fold),
-            "top-1 base → cand %": (f"{r.top1_base:.1f} → {r.top1_cand:.1f}"
-                                    if np.isfinite(r.top1_base) else ""),
-            "Δ top-1 [95 % CI]": _fmt(r.d_top1, (r.d_top1_low, r.d_top1_high)),
-            "Δ mean class acc. [95 % CI]": _fmt(r.d_mca, (r.d_mca_low, r.d_mca_high)),
-            "worse / better videos": (f"{int(r.n_worse)} / {int(r.n_better)}"
-                                      if np.isfinite(r.n_worse) else ""),
+            f"{metric} base → cand %": (f"{r.top1_base:.1f} → {r.top1_cand:.1f}"
+                                        if np.isfinite(r.top1_base) else ""),
+            f"Δ {metric} [95 % CI]": _fmt(r.d_top1, (r.d_top1_low, r.d_top1_high)),
+            **({} if detection else {
+                "Δ mean class acc. [95 % CI]": _fmt(r.d_mca, (r.d_mca_low, r.d_mca_high)),
+                "worse / better videos": (f"{int(r.n_worse)} / {int(r.n_better)}"
+                                          if np.isfinite(r.n_worse) else "")}),
             "noise: mean ± sd (runs)": (f"{r.noise_mean:.1f} ± {r.noise_sd:.1f} ({int(r.n_runs)})"
                                         if np.isfinite(r.noise_mean) else ""),
             "test": "" if not isinstance(r.test, str) else r.test,
-            "McNemar p": f"{r.p_value:.3g}" if np.isfinite(r.p_value) else "",
+            ("randomisation p" if detection else "McNemar p"):
+                f"{r.p_value:.3g}" if np.isfinite(r.p_value) else "",
             "Holm p": f"{r.p_adjusted:.3g}" if np.isfinite(r.p_adjusted) else "",
             "detectable drop": detectable,
             "note": r.note,
@@ -442,7 +508,7 @@ def comparison_markdown(table: pd.DataFrame, exit_status: int, *, baseline: str 
     header = _environment_header(info) if info else []
     lines = [f"### actbench comparison: `{candidate}` against `{baseline}`", "", verdict, "",
              *header, "",
-             f"({summary}; tolerance {tolerance:g} points of top-1; changes in points; "
+             f"({summary}; tolerance {tolerance:g} points of {metric}; changes in points; "
              "*detectable drop*: the smallest drop below the noise mean (or, without noise, "
              "below the baseline) that fails the gate at the strictest Holm step.)", "",
              pd.DataFrame(rows).to_markdown(index=False, disable_numparse=True)

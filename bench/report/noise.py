@@ -49,7 +49,9 @@ import pandas as pd
 __all__ = [
     "NOISE_FILE",
     "NOISE_COLUMNS",
+    "DETECTION_SD_FLOOR",
     "replicate_rows",
+    "detection_replicate_rows",
     "noise_summary",
     "drop_pvalue",
     "holm_adjust",
@@ -86,18 +88,46 @@ def replicate_rows(predictions: pd.DataFrame, *, replicate: int, seed: int,
     return rows
 
 
-def noise_summary(noise: pd.DataFrame) -> pd.DataFrame:
+def detection_replicate_rows(run_dir, *, replicate: int, seed: int,
+                             environment: str) -> list[dict]:
+    """Rows of :data:`NOISE_COLUMNS` for one detection run: ``top1`` holds the unit's mAP at
+    tIoU 0.5 (in [0, 1]) recomputed from its ``ground_truth.json`` and ``detections.json``,
+    ``n`` its test videos; ``n_correct`` and ``mean_class_acc`` are empty."""
+    from bench.report.compare_detection import _read_unit, detection_units
+    from bench.run.rundir import load_run
+    from bench.tasks.detection import evaluate_detection
+
+    data = load_run(run_dir)
+    rows = []
+    for method, fold in sorted(detection_units(data)):
+        truth, videos, detections = _read_unit(data, method, fold)
+        value = evaluate_detection(truth, detections, (0.5,), videos=videos).average_map
+        rows.append(dict(replicate=replicate, seed=seed, environment=environment,
+                         method=method, fold=fold, n=len(videos), n_correct=np.nan,
+                         top1=float(value), mean_class_acc=np.nan))
+    return rows
+
+
+#: Floor of a detection unit's noise standard deviation, in points of mAP. A detection unit's
+#: mAP has no per-video granularity to floor at (recognition's one video), so a method whose
+#: replicates agree exactly is assumed to move by one point.
+DETECTION_SD_FLOOR = 1.0
+
+
+def noise_summary(noise: pd.DataFrame, *, floor_points: float | None = None) -> pd.DataFrame:
     """Per (method, fold): ``n_runs``, ``mean`` and ``sd`` of top-1 over the replicates, in points.
 
     ``sd`` is the sample standard deviation (``ddof=1``), floored at one video
-    (``100 / n``); ``sd_raw`` is the value before the floor.
+    (``100 / n``), or at ``floor_points`` when given (detection: :data:`DETECTION_SD_FLOOR`);
+    ``sd_raw`` is the value before the floor.
     """
     rows = []
     for (method, fold), group in noise.groupby(["method", "fold"], sort=True):
         top1 = 100 * group["top1"].to_numpy(dtype=float)
         n_videos = int(group["n"].max())
         raw = float(np.std(top1, ddof=1)) if len(top1) > 1 else np.nan
-        floor = 100.0 / n_videos if n_videos else np.nan
+        floor = (floor_points if floor_points is not None
+                 else 100.0 / n_videos if n_videos else np.nan)
         rows.append(dict(method=str(method), fold=int(fold), n_runs=len(top1),
                          mean=float(top1.mean()), sd_raw=raw,
                          sd=max(raw, floor) if np.isfinite(raw) else np.nan,

@@ -169,9 +169,9 @@ def calibrate(record: str | os.PathLike | None = None, *, rerun: Callable[..., P
     """
     import shutil
 
-    from bench.report.noise import replicate_rows
+    from bench.report.noise import detection_replicate_rows, replicate_rows
     from bench.run.config import RunConfig, RunConfigError
-    from bench.run.rundir import NOISE_FILE, load_run, write_noise, write_run_record
+    from bench.run.rundir import NOISE_FILE, RunData, load_run, write_noise, write_run_record
 
     record = Path(record) if record is not None else default_record()
     data = load_run(record)
@@ -182,8 +182,14 @@ def calibrate(record: str | os.PathLike | None = None, *, rerun: Callable[..., P
             f"calibrate needs at least two distinct seeds other than the record's own "
             f"({config.seed}); got {seeds}. Example: --seeds 1-8.")
     own_key = (data.environment or {}).get("key")
-    rows = replicate_rows(data.predictions, replicate=0, seed=config.seed,
-                          environment=str(own_key))
+
+    def replicate(run_dir: Path, run: RunData, index: int, seed: int, key) -> list[dict]:
+        if run.task == "detection":
+            return detection_replicate_rows(run_dir, replicate=index, seed=seed,
+                                            environment=str(key))
+        return replicate_rows(run.predictions, replicate=index, seed=seed, environment=str(key))
+
+    rows = replicate(record, data, 0, config.seed, own_key)
     replicates = [{"replicate": 0, "seed": config.seed, "environment": own_key}]
     workspace = Path(keep) if keep is not None else Path(tempfile.mkdtemp(
         prefix="actbench-calibrate-"))
@@ -193,10 +199,9 @@ def calibrate(record: str | os.PathLike | None = None, *, rerun: Callable[..., P
             out = workspace / f"seed-{seed}"
             run_dir = rerun(dataclasses.replace(config, seed=seed, out=str(out),
                                                         jobs=jobs, quiet=quiet))
-            replicate = load_run(run_dir)
-            key = (replicate.environment or {}).get("key")
-            rows += replicate_rows(replicate.predictions, replicate=index, seed=seed,
-                                   environment=str(key))
+            replicate_run = load_run(run_dir)
+            key = (replicate_run.environment or {}).get("key")
+            rows += replicate(Path(run_dir), replicate_run, index, seed, key)
             replicates.append({"replicate": index, "seed": seed, "environment": key})
     finally:
         if keep is None:

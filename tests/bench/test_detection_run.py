@@ -275,3 +275,102 @@ def test_a_folder_of_own_videos_with_a_segments_csv_runs(tmp_path):
     assert record["dataset"]["classes"] == ["jump", "wave"]
     for fold in ("1", "2"):
         assert record["dataset"]["folds"][fold]["counts"] == {"train": 2, "test": 2, "unused": 0}
+
+
+# ------------------------------------------------------------------ compare and calibrate
+def _copy_run(run_dir, to):
+    import shutil
+
+    shutil.copytree(run_dir, to)
+    return to
+
+
+def _shift_video(unit_dir, seconds=3.0):
+    """Move every detection of the first listed video with detections by ``seconds``."""
+    path = unit_dir / "detections.json"
+    raw = json.loads(path.read_text())
+    video = next(v for v, entries in sorted(raw["results"].items()) if entries)
+    for entry in raw["results"][video]:
+        entry["segment"] = [entry["segment"][0] + seconds, entry["segment"][1] + seconds]
+    path.write_text(json.dumps(raw))
+    return video
+
+
+def test_a_detection_run_reproduces_bitwise_against_itself(detection_run, tmp_path):
+    from bench.report.compare import compare_runs, comparison_markdown
+
+    table, status = compare_runs(detection_run, _copy_run(detection_run, tmp_path / "copy"))
+    assert status == 0 and set(table["mark"]) == {"="} and set(table["test"]) == {"bitwise"}
+    assert (table["d_top1"] == 0).all() and table.attrs["comparison"]["metric"] == "mAP@0.5"
+    results = pd.read_csv(detection_run / "results.csv")
+    at_half = results[results["metric"] == "map@0.50"].set_index(["method", "fold"])["value"]
+    for row in table.itertuples():
+        assert row.top1_base == pytest.approx(100 * at_half[(row.method, row.fold)])
+    text = comparison_markdown(table, status)
+    assert "mAP@0.5 base → cand %" in text and "McNemar" not in text
+
+
+def test_a_changed_detection_is_not_reproduced_and_named(detection_run, tmp_path):
+    from bench.report.compare import compare_runs
+
+    copy = _copy_run(detection_run, tmp_path / "copy")
+    video = _shift_video(copy / "units" / "random_segments__fold1")
+    table, status = compare_runs(detection_run, copy)
+    row = table.set_index("fold").loc[1]
+    assert status == 1 and row["mark"] == "r" and video in row["note"]
+    assert table.set_index("fold").loc[2, "mark"] == "="
+
+
+def test_the_statistical_detection_comparison_is_the_paired_randomisation_test(
+        detection_run, tmp_path):
+    from bench.report.compare import compare_runs, comparison_markdown
+    from bench.tasks.detection.paired import paired_map_test
+
+    copy = _copy_run(detection_run, tmp_path / "copy")
+    _shift_video(copy / "units" / "random_segments__fold1", seconds=1.0)
+    table, status = compare_runs(detection_run, copy, statistical=True, n_boot=300)
+    assert set(table["test"]) == {"randomisation"}
+    row = table.set_index("fold").loc[1]
+    unit_b, unit_c = (d / "units" / "random_segments__fold1" for d in (detection_run, copy))
+    truth = read_database_json(unit_b / "ground_truth.json")
+    want = paired_map_test(truth.segments, read_results_json(unit_b / "detections.json"),
+                           read_results_json(unit_c / "detections.json"),
+                           videos=sorted(truth.videos["video_id"]), n_boot=300, n_perm=300)
+    assert row["p_value"] == pytest.approx(want.p_value)
+    assert row["d_top1"] == pytest.approx(100 * want.difference)
+    assert (row["d_top1_low"], row["d_top1_high"]) == pytest.approx(
+        tuple(100 * x for x in want.interval))
+    assert row["mark"] in {"=", "+", "-"} and status == int(row["mark"] == "-")
+    assert "randomisation p" in comparison_markdown(table, status)
+
+
+def test_a_detection_record_calibrates_on_its_map(detection_run, tmp_path):
+    from pathlib import Path
+
+    from bench.report.compare import compare_runs
+    from bench.report.regress import calibrate
+    from bench.run.rundir import load_run
+
+    record = _copy_run(detection_run, tmp_path / "record")
+
+    def rerun(config):  # a replicate: the record with one video's detections moved
+        out = _copy_run(record, Path(config.out))
+        _shift_video(out / "units" / "random_segments__fold1", seconds=0.5 * config.seed)
+        return out
+
+    calibrate(record, rerun=rerun, seeds=[1, 2, 3])
+    noise = load_run(record).noise
+    assert len(noise) == 4 * 2 and set(noise["replicate"]) == {0, 1, 2, 3}
+    results = pd.read_csv(record / "results.csv")
+    at_half = results[results["metric"] == "map@0.50"].set_index("fold")["value"]
+    own = noise[noise["replicate"] == 0].set_index("fold")["top1"]
+    assert own.to_dict() == pytest.approx(at_half.to_dict())
+    table, status = compare_runs(record, _copy_run(detection_run, tmp_path / "cand"),
+                                 statistical=True)
+    assert set(table["test"]) == {"noise"} and status == 0
+    assert (table["noise_sd"] >= 1.0).all()  # the detection floor, one point
+    with pytest.raises(ValueError, match="same task"):
+        other = _copy_run(detection_run, tmp_path / "other")
+        run = json.loads((other / "run.json").read_text())
+        (other / "run.json").write_text(json.dumps({**run, "task": "recognition"}))
+        compare_runs(record, other)

@@ -326,10 +326,23 @@ def _bootstrap(enc: Encoded, tp: np.ndarray, counted: np.ndarray, *, n_boot: int
     n = enc.n_videos
     if not n or not len(enc.classes):
         return np.full(n_boot, np.nan)
+    return weighted_map(enc, tp, counted, resample_counts(n, n_boot, seed))
+
+
+def resample_counts(n: int, n_boot: int, seed: int) -> np.ndarray:
+    """``(n_boot, n)`` int64: how many times each of ``n`` videos is drawn in each bootstrap
+    resample (``n`` draws with replacement, ``numpy.random.default_rng(seed)``)."""
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, n, size=(n_boot, n))
     flat = (draws + (np.arange(n_boot) * n)[:, None]).ravel()
-    weights = np.bincount(flat, minlength=n_boot * n).reshape(n_boot, n)
+    return np.bincount(flat, minlength=n_boot * n).reshape(n_boot, n)
+
+
+def weighted_map(enc: Encoded, tp: np.ndarray, counted: np.ndarray,
+                 weights: np.ndarray) -> np.ndarray:
+    """The mAP averaged over the thresholds for each row of video ``weights``
+    (:func:`~bench.tasks.detection._kernels.average_precision`); a class without ground truth
+    in a row is left out of that row's mean. Returns ``(len(weights),)``."""
     ap = average_precision(enc, tp, counted, weights)
     present = ~np.isnan(ap)
     n_present = present.sum(axis=2)
