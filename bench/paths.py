@@ -20,10 +20,17 @@ def cache_home(home: str | os.PathLike | None = None) -> Path:
     return Path(os.environ.get("ACTBENCH_HOME") or Path.home() / ".cache" / "actbench")
 
 
-def release_record(quick: bool = True, reports_dir: str | os.PathLike = "reports") -> Path:
+def release_record(quick: bool = True, reports_dir: str | os.PathLike = "reports",
+                   task: str = "recognition") -> Path:
     """The committed record of this version: ``reports/<version>/quick`` (the run the CI gate
-    reruns) or, with ``quick=False``, ``reports/<version>`` (the default run's record)."""
+    reruns) or, with ``quick=False``, ``reports/<version>`` (the default run's record).
+
+    The other tasks' records sit in a folder of their own, ``reports/<version>/<task>`` and
+    ``reports/<version>/<task>/quick`` (``task="detection"``).
+    """
     from bench import __version__
 
     record = Path(reports_dir) / __version__
+    if task != "recognition":
+        record = record / task
     return record / "quick" if quick else record

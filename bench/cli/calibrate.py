@@ -23,8 +23,11 @@ def _seed_list(text: str) -> list[int]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--task", choices=("recognition", "detection"), default="recognition",
+                        help="without --record: the task whose quick record to use "
+                             "(detection: reports/<version>/detection/quick)")
     parser.add_argument("--record", default=None, metavar="DIR",
-                        help="the release record (default: reports/<version>/quick)")
+                        help="the release record (default: reports/<version>/quick, or --task's)")
     parser.add_argument("--seeds", type=_seed_list, default=_seed_list("1-8"), metavar="1-8",
                         help="seeds of the replicates, none the record's own")
     parser.add_argument("--jobs", type=int, default=None,
@@ -35,19 +38,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from bench.report.noise import noise_summary
-    from bench.report.regress import calibrate
+    from bench.report.noise import DETECTION_SD_FLOOR, noise_summary
+    from bench.report.regress import calibrate, default_record
     from bench.run.config import RunConfigError
     from bench.run.rundir import load_run
     from bench.run.runner import run_benchmark
 
     try:
-        path = calibrate(args.record, rerun=run_benchmark, seeds=args.seeds, jobs=args.jobs, quiet=args.quiet,
+        record = args.record if args.record is not None else default_record(task=args.task)
+        path = calibrate(record, rerun=run_benchmark, seeds=args.seeds, jobs=args.jobs, quiet=args.quiet,
                          keep=args.keep)
     except (FileNotFoundError, RunConfigError) as exc:
         print(f"calibrate: {exc}", file=sys.stderr)
         return 2
-    summary = noise_summary(load_run(path.parent).noise)
+    data = load_run(path.parent)
+    summary = noise_summary(data.noise, floor_points=DETECTION_SD_FLOOR
+                            if data.task == "detection" else None)
     print(f"wrote {path}")
     print(summary.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     return 0

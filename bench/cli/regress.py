@@ -13,8 +13,11 @@ HELP = ("rerun a release record's config (default reports/<version>/quick) and c
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--task", choices=("recognition", "detection"), default="recognition",
+                        help="without --record: the task whose quick record to use "
+                             "(detection: reports/<version>/detection/quick)")
     parser.add_argument("--record", default=None, metavar="DIR",
-                        help="the release record to rerun (default: reports/<version>/quick)")
+                        help="the release record to rerun (default: reports/<version>/quick, or --task's)")
     parser.add_argument("--out", default=None, metavar="DIR",
                         help="run directory of the rerun (default: a new temporary folder)")
     parser.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE,
@@ -37,12 +40,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from bench.cli.run import run_and_report
-    from bench.report.regress import regress
+    from bench.report.regress import default_record, regress
     from bench.run.config import RunConfigError
 
     methods = None if args.methods is None else args.methods.split(",")
     try:
-        status, text = regress(args.record, rerun=run_and_report, out=args.out, tolerance=args.tolerance,
+        record = args.record if args.record is not None else default_record(task=args.task)
+        status, text = regress(record, rerun=run_and_report, out=args.out, tolerance=args.tolerance,
                                jobs=args.jobs, quiet=args.quiet, markdown=args.markdown,
                                methods=methods, seed=args.seed, statistical=args.statistical)
     except (FileNotFoundError, RunConfigError) as exc:

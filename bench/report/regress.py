@@ -21,10 +21,10 @@ from bench.report.compare import DEFAULT_TOLERANCE, compare_runs, comparison_mar
 __all__ = ["default_record", "regress", "calibrate"]
 
 
-def default_record(reports_dir: str | os.PathLike = "reports") -> Path:
-    """``reports/<bench.__version__>/quick``: the record the CI gate reruns
-    (:func:`bench.paths.release_record`)."""
-    return release_record(quick=True, reports_dir=reports_dir)
+def default_record(reports_dir: str | os.PathLike = "reports", task: str = "recognition") -> Path:
+    """``reports/<bench.__version__>/quick`` (detection: ``.../detection/quick``): the record
+    the CI gate reruns (:func:`bench.paths.release_record`)."""
+    return release_record(quick=True, reports_dir=reports_dir, task=task)
 
 
 def regress(record: str | os.PathLike | None = None, *, rerun: Callable[..., Path], out: str | os.PathLike | None = None,
