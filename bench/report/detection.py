@@ -1,6 +1,8 @@
-"""The detection task's part of the report: the mAP leaderboard, per-class AP, an error
-analysis in the spirit of DETAD (false-positive types, AP by instance duration;
-:mod:`bench.tasks.detection.diagnosis`) and a timeline of a few test videos.
+"""The detection task's part of the report: the mAP leaderboard, per-class AP, the average
+recall of each method's detections taken as class-agnostic proposals (AR@AN,
+:mod:`bench.tasks.detection.proposals`), an error analysis in the spirit of DETAD
+(false-positive types, AP by instance duration; :mod:`bench.tasks.detection.diagnosis`) and a
+timeline of a few test videos.
 
 The leaderboard reads ``results.csv`` (the runner's ``map@<t>``, ``map_thumos14`` and
 ``map_activitynet`` rows, :mod:`bench.tasks.detection.results`). Per-class AP is recomputed
@@ -29,7 +31,12 @@ from bench.report.text import (
     year_text,
 )
 from bench.run.rundir import RunData, method_order
-from bench.tasks.detection import evaluate_detection, read_database_json, read_results_json
+from bench.tasks.detection import (
+    average_recall,
+    evaluate_detection,
+    read_database_json,
+    read_results_json,
+)
 from bench.tasks.detection.diagnosis import ERROR_TYPES, ap_by_duration, false_positive_profile
 from bench.tasks.detection.results import (
     DETECTIONS_FILE,
@@ -37,11 +44,15 @@ from bench.tasks.detection.results import (
     REPORTED_THRESHOLDS,
 )
 
-__all__ = ["CONTENTS", "detection_leaderboard", "unit_tables", "per_class_ap_table",
-           "detection_sections"]
+__all__ = ["CONTENTS", "AR_AT", "detection_leaderboard", "unit_tables", "per_class_ap_table",
+           "average_recall_table", "detection_sections"]
 
-CONTENTS = ("[leaderboard](#leaderboard) · [per-class AP](#per-class-ap) · [error analysis]"
-            "(#error-analysis) · [timelines](#timelines)")
+CONTENTS = ("[leaderboard](#leaderboard) · [per-class AP](#per-class-ap) · [proposals]"
+            "(#proposals-average-recall) · [error analysis](#error-analysis) · "
+            "[timelines](#timelines)")
+
+#: The numbers of proposals per video the proposals table reports AR at.
+AR_AT = (1, 5, 10, 100)
 
 #: The leaderboard's mAP columns: results.csv metric -> title.
 _COLUMNS = {**{f"map@{t:.2f}": f"mAP@{t:g}" for t in REPORTED_THRESHOLDS},
@@ -167,6 +178,39 @@ def _per_class_lines(data: RunData, tables) -> list[str]:
             markdown_table(shown), ""]
 
 
+def average_recall_table(data: RunData, tables=None) -> pd.DataFrame:
+    """Per method (history order): AR@AN for AN in :data:`AR_AT` and the AR-AN curve's AUC
+    (fractions, mean over folds), of its detections taken as class-agnostic proposals."""
+    curves: dict[str, list[dict]] = {}
+    for method, _, truth, detections in unit_tables(data) if tables is None else tables:
+        if truth.empty:
+            continue
+        recall = average_recall(truth, detections, max_proposals=max(AR_AT))
+        curves.setdefault(method, []).append(
+            {**{f"AR@{n}": recall.at(n) for n in AR_AT}, "AUC": recall.auc})
+    order = [m for m in method_order(data) if m in curves]
+    return pd.DataFrame([{"method": m, **pd.DataFrame(curves[m]).mean().to_dict()}
+                         for m in order])
+
+
+def _average_recall_lines(data: RunData, tables) -> list[str]:
+    table = average_recall_table(data, tables)
+    if table.empty:
+        return []
+    shown = table.assign(method=table["method"].map(lambda m: f"`{m}`"))
+    for column in shown.columns[1:]:
+        shown[column] = shown[column].map(pct)
+    return ["## Proposals: average recall", "",
+            "Each method's detections taken as class-agnostic proposals, ranked per video by "
+            "score: the share of ground-truth instances one of a video's top AN proposals "
+            "overlaps with tIoU >= t, averaged over t = 0.5:0.05:0.95 (AR@AN, the ActivityNet "
+            "proposal task's metric; `bench.tasks.detection.proposals`), in percent, mean over "
+            "folds. AUC is the area under the AR-AN curve for AN = 1..100, over 100. A method "
+            "can rank well (mAP) with few proposals, or recall much with poorly ranked ones; "
+            "this table separates finding the instances from labelling and ranking them.", "",
+            markdown_table(shown), ""]
+
+
 def _error_lines(data: RunData, tables) -> list[str]:
     if not tables:
         return []
@@ -215,8 +259,10 @@ def _timeline_lines(tables, figures: Path) -> list[str]:
 
 
 def detection_sections(data: RunData, figures: Path, solve_threshold: float) -> list[str]:
-    """Leaderboard, per-class AP, error analysis and timelines (``solve_threshold`` unused)."""
+    """Leaderboard, per-class AP, proposals' average recall, error analysis and timelines
+    (``solve_threshold`` unused)."""
     tables = unit_tables(data)  # each unit's two JSON files, read once for the three sections
     return (_leaderboard_lines(data) + _per_class_lines(data, tables)
+            + guarded("Proposals", _average_recall_lines, data, tables)
             + guarded("Error analysis", _error_lines, data, tables)
             + guarded("Timelines", _timeline_lines, tables, figures))

@@ -170,6 +170,7 @@ def test_the_detection_report_has_its_sections(detection_run):
     assert "## Leaderboard" in text and "## Per-class AP" in text
     assert "mAP 0.5:0.95 (ActivityNet)" in text and "`random_segments`" in text
     assert "## Error analysis" in text and "could not be generated" not in text
+    assert "## Proposals: average recall" in text
     assert (detection_run / "figures" / "detection_timelines.png").stat().st_size > 0
 
 
@@ -275,6 +276,23 @@ def test_a_folder_of_own_videos_with_a_segments_csv_runs(tmp_path):
     assert record["dataset"]["classes"] == ["jump", "wave"]
     for fold in ("1", "2"):
         assert record["dataset"]["folds"][fold]["counts"] == {"train": 2, "test": 2, "unused": 0}
+
+
+def test_the_proposals_table_is_the_mean_ar_of_the_units(detection_run):
+    from bench.report.detection import AR_AT, average_recall_table
+    from bench.run.rundir import load_run
+    from bench.tasks.detection import average_recall
+
+    table = average_recall_table(load_run(detection_run)).set_index("method")
+    per_fold = []
+    for unit in sorted((detection_run / "units").glob("random_segments__fold*")):
+        truth = read_database_json(unit / "ground_truth.json").segments
+        per_fold.append(average_recall(truth, read_results_json(unit / "detections.json")))
+    for n in AR_AT:
+        assert table.at["random_segments", f"AR@{n}"] == pytest.approx(
+            np.mean([r.at(n) for r in per_fold]))
+    assert table.at["random_segments", "AUC"] == pytest.approx(np.mean([r.auc for r in per_fold]))
+    assert 0 < table.at["random_segments", "AR@100"] <= 1
 
 
 # ------------------------------------------------------------------ compare and calibrate
