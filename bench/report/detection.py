@@ -21,6 +21,7 @@ import pandas as pd
 
 from bench.report.convergence import method_marks
 from bench.report.detection_figures import timeline_figure
+from bench.report.detection_generations import detection_generation_steps
 from bench.report.text import (
     format_count,
     guarded,
@@ -48,8 +49,8 @@ __all__ = ["CONTENTS", "AR_AT", "detection_leaderboard", "unit_tables", "per_cla
            "average_recall_table", "detection_sections"]
 
 CONTENTS = ("[leaderboard](#leaderboard) · [per-class AP](#per-class-ap) · [proposals]"
-            "(#proposals-average-recall) · [error analysis](#error-analysis) · "
-            "[timelines](#timelines)")
+            "(#proposals-average-recall) · [error analysis](#error-analysis) · [what each "
+            "generation added](#what-each-generation-added) · [timelines](#timelines)")
 
 #: The numbers of proposals per video the proposals table reports AR at.
 AR_AT = (1, 5, 10, 100)
@@ -244,6 +245,30 @@ def _error_lines(data: RunData, tables) -> list[str]:
             markdown_table(shown), ""]
 
 
+def _generation_lines(data: RunData, tables) -> list[str]:
+    steps = detection_generation_steps(data, tables, seed=int(data.run.get("seed", 0) or 0))
+    if steps.empty:
+        return []
+    lines = ["## What each generation added", "",
+             "The best method of each generation (year; the random floor first) against the "
+             "best of the one before, on the same test videos: the change in mAP@0.5 (points, "
+             "mean over folds; with one fold, its paired bootstrap 95 % interval over videos "
+             "and the two-sided randomisation p-value of swapping the two methods' detections "
+             "of random videos), and the two outcomes (true positive or a false-positive "
+             "type) whose share of the top detections moved most (points; see *Error "
+             "analysis*).", ""]
+    for r in steps.to_dict("records"):
+        interval = (f" [{r['d_low']:+.1f}, {r['d_high']:+.1f}], p = {r['p_value']:.3g}"
+                    if np.isfinite(r["d_low"]) else f" ({r['n_folds']} folds)")
+        shares = {t: r[f"d_share:{t}"] for t in ERROR_TYPES}
+        moved = sorted(shares, key=lambda t: -abs(shares[t]))[:2]
+        change = ", ".join(f"{t} {shares[t]:+.0f}" for t in moved)
+        lines.append(f"- `{r['from_method']}` ({r['from_generation']}) → `{r['to_method']}` "
+                     f"({r['to_generation']}): mAP@0.5 {r['d_map']:+.1f} points{interval}; "
+                     f"top detections: {change}.")
+    return [*lines, ""]
+
+
 def _timeline_lines(tables, figures: Path) -> list[str]:
     if not tables:
         return []
@@ -265,4 +290,5 @@ def detection_sections(data: RunData, figures: Path, solve_threshold: float) -> 
     return (_leaderboard_lines(data) + _per_class_lines(data, tables)
             + guarded("Proposals", _average_recall_lines, data, tables)
             + guarded("Error analysis", _error_lines, data, tables)
+            + guarded("What each generation added", _generation_lines, data, tables)
             + guarded("Timelines", _timeline_lines, tables, figures))

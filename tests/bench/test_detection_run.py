@@ -171,6 +171,7 @@ def test_the_detection_report_has_its_sections(detection_run):
     assert "mAP 0.5:0.95 (ActivityNet)" in text and "`random_segments`" in text
     assert "## Error analysis" in text and "could not be generated" not in text
     assert "## Proposals: average recall" in text
+    assert "## What each generation added" not in text  # one method: no step to measure
     assert (detection_run / "figures" / "detection_timelines.png").stat().st_size > 0
 
 
@@ -293,6 +294,38 @@ def test_the_proposals_table_is_the_mean_ar_of_the_units(detection_run):
             np.mean([r.at(n) for r in per_fold]))
     assert table.at["random_segments", "AUC"] == pytest.approx(np.mean([r.auc for r in per_fold]))
     assert 0 < table.at["random_segments", "AR@100"] <= 1
+
+
+def test_each_generation_step_is_the_paired_change_between_the_best_methods(detection_run):
+    """An oracle method (the ground truth itself, year 2099) after the random floor."""
+    from bench.report.detection import unit_tables
+    from bench.report.detection_generations import detection_generation_steps
+    from bench.run.rundir import load_run
+
+    data = load_run(detection_run)
+    tables = unit_tables(data)
+    oracle = [("oracle", fold, truth, truth.assign(score=1.0)) for _, fold, truth, _ in tables]
+    data.run["methods"]["oracle"] = {"track": "classical", "year": 2099}
+    data.results = pd.concat([data.results, pd.DataFrame(
+        [{"method": "oracle", "fold": fold, "metric": "map@0.50", "value": 1.0}
+         for _, fold, _, _ in oracle])], ignore_index=True)
+    steps = detection_generation_steps(data, tables + oracle, n_boot=50)
+    assert len(steps) == 1
+    step = steps.iloc[0]
+    assert (step["from_method"], step["to_method"]) == ("random_segments", "oracle")
+    assert step["from_generation"] == "floor" and step["to_generation"] == "2099"
+    floor = [evaluate_detection(t, d, (0.5,)).average_map for _, _, t, d in tables]
+    assert step["d_map"] == pytest.approx(100 * (1 - np.mean(floor)))
+    assert step["n_folds"] == len(tables) and np.isnan(step["p_value"])
+    assert step["d_share:true positive"] > 0
+    from bench.tasks.detection.paired import paired_map_test
+
+    one = detection_generation_steps(data, [t for t in tables + oracle if t[1] == 1], n_boot=50)
+    (_, _, truth, floor_det), = [t for t in tables if t[1] == 1]
+    want = paired_map_test(truth, floor_det, truth.assign(score=1.0), n_boot=50, n_perm=50)
+    assert one.iloc[0]["p_value"] == pytest.approx(want.p_value)
+    assert (one.iloc[0]["d_low"], one.iloc[0]["d_high"]) == pytest.approx(
+        tuple(100 * x for x in want.interval))
 
 
 # ------------------------------------------------------------------ compare and calibrate
