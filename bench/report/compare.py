@@ -41,8 +41,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bench.report.comparability import (
+    config_difference,
+    deterministic,
+    failed_units,
+    method_config,
+)
 from bench.report.compare_detection import METRIC as DETECTION_METRIC
-from bench.report.compare_detection import detection_unit_row, detection_units
+from bench.report.compare_detection import detection_row, detection_units
 from bench.report.noise import (
     DETECTION_SD_FLOOR,
     detectable_drop_text,
@@ -68,29 +74,6 @@ MARKS = {
     "x": "not comparable",
     "!": "failed or missing in the candidate only",
 }
-
-#: Card fields that describe a method without changing what it computes.
-_DOC_FIELDS = ("description", "paper")
-
-
-def _method_config(data: RunData, method: str) -> dict[str, Any]:
-    """What must be equal for two runs of ``method`` to be compared."""
-    card = {k: v for k, v in data.methods.get(method, {}).items() if k not in _DOC_FIELDS}
-    config = data.run.get("config", {}) or {}
-    params = (config.get("method_params") or {}).get(method, {})
-    return {"card": card, "method_params": params, "quick": config.get("quick"),
-            "seed": data.run.get("seed", config.get("seed"))}
-
-
-def _config_difference(base: dict[str, Any], cand: dict[str, Any], *,
-                       ignore_seed: bool = False) -> str:
-    keys = []
-    for part in ("card", "method_params"):
-        b, c = base[part] or {}, cand[part] or {}
-        keys += [f"{part}.{k}" for k in sorted(set(b) | set(c)) if b.get(k) != c.get(k)]
-    keys += [k for k in (("quick",) if ignore_seed else ("quick", "seed")) if base[k] != cand[k]]
-    return ", ".join(keys)
-
 
 def _paired_bootstrap(labels: np.ndarray, right_base: np.ndarray, right_cand: np.ndarray,
                       n_classes: int, n_boot: int, seed: int) -> dict[str, tuple[float, float]]:
@@ -154,18 +137,6 @@ def _unit_statistics(merged: pd.DataFrame, n_classes: int, *, n_boot: int,
                              - class_mean_of_correct(labels, right_b)),
                 d_mca_low=ci["mean_class_acc"][0], d_mca_high=ci["mean_class_acc"][1],
                 n_worse=worse, n_better=better, p_value=p_value)
-
-
-def _deterministic(data: RunData, method: str) -> bool:
-    """Whether ``method`` promised bitwise-repeatable predictions in this run.
-
-    Every method is deterministic on the CPU; on CUDA only a method run with
-    ``deterministic = true`` in its parameters (``[method_params.<name>]``).
-    """
-    params = ((data.run.get("config") or {}).get("method_params") or {}).get(method, {})
-    if "deterministic" in params:
-        return bool(params["deterministic"])
-    return (data.environment or {}).get("device", "cpu") == "cpu"
 
 
 def _mcnemar_detectable_drop(n: int, n_tests: int, alpha: float, tolerance: float) -> float:
@@ -261,7 +232,7 @@ def compare_runs(baseline_dir: str | os.PathLike, candidate_dir: str | os.PathLi
         base.noise, floor_points=DETECTION_SD_FLOOR if detection else None)
     calibrated = set() if noise is None else set(zip(noise["method"], noise["fold"], strict=True))
     n_classes = len(base.classes)
-    failed_units = _failed_units(cand)
+    failed = failed_units(cand)
     rank: dict[str, int] = {}
     for method in method_order(base) + method_order(cand):  # history order, baseline first
         rank.setdefault(method, len(rank))
@@ -274,13 +245,13 @@ def compare_runs(baseline_dir: str | os.PathLike, candidate_dir: str | os.PathLi
     rows = []
     for method, fold in keys:
         seed_may_change = allow_seed_change and (method, fold) in calibrated
-        config_b, config_c = _method_config(base, method), _method_config(cand, method)
+        config_b, config_c = method_config(base, method), method_config(cand, method)
         bitwise = (same_environment and config_b["seed"] == config_c["seed"]
-                   and _deterministic(base, method) and _deterministic(cand, method))
+                   and deterministic(base, method) and deterministic(cand, method))
         if detection:
-            row = _detection_row(base, cand, method, fold, present=(base_units, cand_units),
-                                 failed=failed_units, seed_may_change=seed_may_change,
-                                 bitwise=bitwise, n_boot=n_boot, seed=seed)
+            row = detection_row(base, cand, method, fold, present=(base_units, cand_units),
+                                failed=failed, seed_may_change=seed_may_change,
+                                bitwise=bitwise, n_boot=n_boot, seed=seed)
             if "mark" not in row:
                 row["test"] = "noise" if (method, fold) in calibrated else "randomisation"
             rows.append(row)
@@ -296,14 +267,14 @@ def compare_runs(baseline_dir: str | os.PathLike, candidate_dir: str | os.PathLi
             row.update(mark="x", note="not in the baseline")
         elif fp_b != fp_c and not c_pred.empty:
             row.update(mark="x", note="different split fingerprint")
-        elif c_pred.empty or c_pred["prediction"].isna().all() or (method, fold) in failed_units:
+        elif c_pred.empty or c_pred["prediction"].isna().all() or (method, fold) in failed:
             row.update(mark="!", note="missing from the candidate" if c_pred.empty
                        else "failed in the candidate")
         elif fp_b != fp_c:
             row.update(mark="x", note="different split fingerprint")
         elif base.classes != cand.classes:
             row.update(mark="x", note="different class list")
-        elif diff := _config_difference(config_b, config_c, ignore_seed=seed_may_change):
+        elif diff := config_difference(config_b, config_c, ignore_seed=seed_may_change):
             row.update(mark="x", note=f"different method configuration: {diff}")
         elif (merged := _paired(b_pred, c_pred)) is None:
             row.update(mark="x", note="the two runs label some videos differently")
@@ -379,44 +350,9 @@ def _judge_statistically(table: pd.DataFrame, noise: pd.DataFrame | None, *, alp
             p_adjusted[i])
 
 
-def _detection_row(base: RunData, cand: RunData, method: str, fold: int, *,
-                   present: tuple[set, set], failed: set, seed_may_change: bool, bitwise: bool,
-                   n_boot: int, seed: int) -> dict[str, Any]:
-    """One detection unit's row: why it is not comparable, or its paired statistics."""
-    row: dict[str, Any] = dict(method=method, fold=fold)
-    base_units, cand_units = present
-    if (method, fold) not in base_units:
-        return {**row, "mark": "x", "note": "not in the baseline"}
-    if (method, fold) not in cand_units or (method, fold) in failed:
-        return {**row, "mark": "!", "note": "missing from the candidate"
-                if (method, fold) not in cand_units else "failed in the candidate"}
-    if base.fingerprint(fold) != cand.fingerprint(fold):
-        return {**row, "mark": "x", "note": "different split fingerprint"}
-    if base.classes != cand.classes:
-        return {**row, "mark": "x", "note": "different class list"}
-    if diff := _config_difference(_method_config(base, method), _method_config(cand, method),
-                                  ignore_seed=seed_may_change):
-        return {**row, "mark": "x", "note": f"different method configuration: {diff}"}
-    stats, problem = detection_unit_row(base, cand, method, fold, bitwise=bitwise,
-                                        n_boot=n_boot, seed=seed)
-    if problem is not None:
-        return {**row, "mark": "x", "note": problem}
-    return {**row, **stats}
-
-
 def _units(data: RunData) -> list[tuple[str, int]]:
     units = data.predictions[["method", "fold"]].drop_duplicates()
     return [(str(m), int(f)) for m, f in units.itertuples(index=False)]
-
-
-def _failed_units(data: RunData) -> set[tuple[str, int]]:
-    """Units whose whole run failed (a failure row with stage ``unit`` or ``method``)."""
-    failures = data.failures
-    if failures.empty or "stage" not in failures:
-        return set()
-    whole = failures[failures["stage"].astype(str).isin(["unit", "method", "fit"])]
-    return {(str(m), int(f)) for m, f in whole[["method", "fold"]].itertuples(index=False)
-            if pd.notna(f)}
 
 
 def _fingerprint(data: RunData, preds: pd.DataFrame, fold: int) -> str | None:

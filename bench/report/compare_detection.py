@@ -25,12 +25,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bench.report.comparability import config_difference, method_config
 from bench.run.rundir import RunData
 from bench.tasks.detection import read_database_json, read_results_json
 from bench.tasks.detection.paired import paired_map_test
 from bench.tasks.detection.results import DETECTIONS_FILE, GROUND_TRUTH_FILE
 
-__all__ = ["METRIC", "detection_units", "detection_unit_row"]
+__all__ = ["METRIC", "detection_units", "detection_unit_row", "detection_row"]
 
 #: The compared figure, as the comparison's Markdown names it.
 METRIC = "mAP@0.5"
@@ -114,3 +115,31 @@ def detection_unit_row(base: RunData, cand: RunData, method: str, fold: int, *,
                    note=(f"not reproduced: detections of {len(differing)} of {len(videos_b)} "
                          f"videos differ ({shown})") if differing else "")
     return row, None
+
+
+def detection_row(base: RunData, cand: RunData, method: str, fold: int, *,
+                  present: tuple[set, set], failed: set, seed_may_change: bool, bitwise: bool,
+                  n_boot: int, seed: int) -> dict[str, Any]:
+    """One detection unit's row of :func:`bench.report.compare.compare_runs`: why it is not
+    comparable (``mark`` ``x`` or ``!`` with a ``note``), or its paired statistics
+    (:func:`detection_unit_row`). ``present`` holds the two runs' units, ``failed`` the
+    candidate's failed ones."""
+    row: dict[str, Any] = dict(method=method, fold=fold)
+    base_units, cand_units = present
+    if (method, fold) not in base_units:
+        return {**row, "mark": "x", "note": "not in the baseline"}
+    if (method, fold) not in cand_units or (method, fold) in failed:
+        return {**row, "mark": "!", "note": "missing from the candidate"
+                if (method, fold) not in cand_units else "failed in the candidate"}
+    if base.fingerprint(fold) != cand.fingerprint(fold):
+        return {**row, "mark": "x", "note": "different split fingerprint"}
+    if base.classes != cand.classes:
+        return {**row, "mark": "x", "note": "different class list"}
+    if diff := config_difference(method_config(base, method), method_config(cand, method),
+                                 ignore_seed=seed_may_change):
+        return {**row, "mark": "x", "note": f"different method configuration: {diff}"}
+    stats, problem = detection_unit_row(base, cand, method, fold, bitwise=bitwise,
+                                        n_boot=n_boot, seed=seed)
+    if problem is not None:
+        return {**row, "mark": "x", "note": problem}
+    return {**row, **stats}
