@@ -1,6 +1,24 @@
 """Annotation tables of untrimmed videos: the ground-truth segments schema and its readers."""
 
 from bench.data.annotations.activitynet import ACTIVITYNET_SUBSETS, read_activitynet
+from bench.data.annotations.ava import (
+    AVA_KEYFRAME_RANGE,
+    AVA_KEYFRAME_RATE,
+    BOX_COLUMNS,
+    BOX_TOLERANCE,
+    KEYFRAME_COLUMNS,
+    NO_PERSON,
+    BoxAnnotations,
+    box_problem,
+    read_ava,
+    read_ava_excluded,
+    read_ava_label_map,
+    validate_boxes,
+    write_ava_csv,
+    write_ava_excluded,
+    write_ava_label_map,
+)
+from bench.data.annotations.cvat import CVAT_BOX_COLUMNS, read_cvat_video, write_cvat_video_xml
 from bench.data.annotations.segments import (
     DURATION_TOLERANCE,
     OPTIONAL_SEGMENT_COLUMNS,
@@ -33,4 +51,22 @@ __all__ = [
     "read_activitynet",
     "ACTIVITYNET_SUBSETS",
     "read_segments_csv",
+    "BOX_COLUMNS",
+    "KEYFRAME_COLUMNS",
+    "BOX_TOLERANCE",
+    "NO_PERSON",
+    "AVA_KEYFRAME_RATE",
+    "AVA_KEYFRAME_RANGE",
+    "BoxAnnotations",
+    "box_problem",
+    "validate_boxes",
+    "read_ava",
+    "read_ava_label_map",
+    "read_ava_excluded",
+    "write_ava_csv",
+    "write_ava_label_map",
+    "write_ava_excluded",
+    "CVAT_BOX_COLUMNS",
+    "read_cvat_video",
+    "write_cvat_video_xml",
 ]
