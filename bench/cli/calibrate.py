@@ -38,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from bench.report.noise import DETECTION_SD_FLOOR, noise_summary
+    from bench.report.noise import noise_summary, task_sd_floor
     from bench.report.regress import calibrate, default_record
     from bench.run.config import RunConfigError
     from bench.run.rundir import load_run
@@ -52,8 +52,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"calibrate: {exc}", file=sys.stderr)
         return 2
     data = load_run(path.parent)
-    summary = noise_summary(data.noise, floor_points=DETECTION_SD_FLOOR
-                            if data.task == "detection" else None)
+    summary = noise_summary(data.noise, floor_points=task_sd_floor(data.task))
     print(f"wrote {path}")
     print(summary.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     return 0

@@ -50,11 +50,11 @@ from bench.report.comparability import (
 from bench.report.compare_detection import METRIC as DETECTION_METRIC
 from bench.report.compare_detection import detection_row, detection_units
 from bench.report.noise import (
-    DETECTION_SD_FLOOR,
     detectable_drop_text,
     judge_family,
     noise_summary,
     noise_tests,
+    task_sd_floor,
 )
 from bench.run.environment import environment_differences
 from bench.run.rundir import RunData, load_run, method_order
@@ -229,7 +229,7 @@ def compare_runs(baseline_dir: str | os.PathLike, candidate_dir: str | os.PathLi
                                           base.run.get("packages"), cand.run.get("packages"))
     same_environment = not differences and not statistical
     noise = None if base.noise is None else noise_summary(
-        base.noise, floor_points=DETECTION_SD_FLOOR if detection else None)
+        base.noise, floor_points=task_sd_floor(base.task))
     calibrated = set() if noise is None else set(zip(noise["method"], noise["fold"], strict=True))
     n_classes = len(base.classes)
     failed = failed_units(cand)

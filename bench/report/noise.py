@@ -50,6 +50,7 @@ __all__ = [
     "NOISE_FILE",
     "NOISE_COLUMNS",
     "DETECTION_SD_FLOOR",
+    "task_sd_floor",
     "replicate_rows",
     "detection_replicate_rows",
     "noise_summary",
@@ -112,6 +113,12 @@ def detection_replicate_rows(run_dir, *, replicate: int, seed: int,
 #: mAP has no per-video granularity to floor at (recognition's one video), so a method whose
 #: replicates agree exactly is assumed to move by one point.
 DETECTION_SD_FLOOR = 1.0
+
+
+def task_sd_floor(task: str) -> float | None:
+    """The ``floor_points`` of :func:`noise_summary` for a task: :data:`DETECTION_SD_FLOOR`
+    for detection, ``None`` (one video) for recognition."""
+    return DETECTION_SD_FLOOR if task == "detection" else None
 
 
 def noise_summary(noise: pd.DataFrame, *, floor_points: float | None = None) -> pd.DataFrame:

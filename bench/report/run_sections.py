@@ -100,11 +100,19 @@ def _environment_lines(env: dict[str, Any] | None) -> list[str]:
 def noise_section(data: RunData) -> list[str]:
     """Run-to-run noise of a calibrated release record (``noise.csv``) and what it can detect."""
     from bench.report.compare import DEFAULT_TOLERANCE
-    from bench.report.noise import detectable_drop_text, minimal_detectable_drop, noise_summary
+    from bench.report.noise import (
+        DETECTION_SD_FLOOR,
+        detectable_drop_text,
+        minimal_detectable_drop,
+        noise_summary,
+        task_sd_floor,
+    )
 
     if data.noise is None:
         return []
-    summary = noise_summary(data.noise)
+    detection = data.task == "detection"
+    metric = "mAP@0.5" if detection else "top-1"
+    summary = noise_summary(data.noise, floor_points=task_sd_floor(data.task))
     own = data.noise.loc[data.noise["replicate"] == 0, "seed"]
     own_seed = int(own.iloc[0]) if len(own) else None
     others = sorted(int(s) for s in data.noise["seed"].unique() if s != own_seed)
@@ -113,7 +121,8 @@ def noise_section(data: RunData) -> list[str]:
         "method": summary["method"].map(lambda m: f"`{m}`"),
         "fold": summary["fold"].astype(str),
         "runs": summary["n_runs"].astype(str),
-        "top-1 % mean ± sd": [f"{r.mean:.1f} ± {r.sd_raw:.1f}" for r in summary.itertuples()],
+        f"{metric} % mean ± sd": [f"{r.mean:.1f} ± {r.sd_raw:.1f}"
+                                  for r in summary.itertuples()],
         "min – max": [f"{r.min:.1f} – {r.max:.1f}" for r in summary.itertuples()],
         "detectable drop (points)": [
             detectable_drop_text(minimal_detectable_drop(
@@ -122,12 +131,15 @@ def noise_section(data: RunData) -> list[str]:
     })
     return ["## Run-to-run noise", "",
             f"This record (seed {own_seed}) was rerun with seeds {', '.join(map(str, others))} "
-            "(`python -m bench calibrate`); the spread of each method's top-1 over these runs is the noise the "
+            f"(`python -m bench calibrate`); the spread of each method's {metric} over these runs "
+            "is the noise the "
             "regression gate is calibrated to. A drop fails the gate when it is significant "
             f"against this noise after Holm's adjustment across all methods (family-wise "
             f"α = {alpha:g}) and larger than {DEFAULT_TOLERANCE:g} points; the *detectable drop* "
             "is the drop below the mean that fails it whatever the other methods do (the sd "
-            "used is floored at one video). See the README, *Release records and the "
+            + (f"used is floored at {DETECTION_SD_FLOOR:g} point of mAP" if detection
+               else "used is floored at one video")
+            + "). See the README, *Release records and the "
             "regression gate*.", "", markdown_table(table), ""]
 
 

@@ -1,24 +1,26 @@
-"""Annotation tables of untrimmed videos: the ground-truth segments schema and its readers."""
+"""Annotation tables of untrimmed videos: the segments and boxes schemas and their readers."""
 
 from bench.data.annotations.activitynet import ACTIVITYNET_SUBSETS, read_activitynet
 from bench.data.annotations.ava import (
     AVA_KEYFRAME_RANGE,
     AVA_KEYFRAME_RATE,
+    read_ava,
+    read_ava_excluded,
+    write_ava_csv,
+    write_ava_excluded,
+)
+from bench.data.annotations.boxes import (
     BOX_COLUMNS,
     BOX_TOLERANCE,
     KEYFRAME_COLUMNS,
     NO_PERSON,
     BoxAnnotations,
     box_problem,
-    read_ava,
-    read_ava_excluded,
-    read_ava_label_map,
     validate_boxes,
-    write_ava_csv,
-    write_ava_excluded,
-    write_ava_label_map,
 )
-from bench.data.annotations.cvat import CVAT_BOX_COLUMNS, read_cvat_video, write_cvat_video_xml
+from bench.data.annotations.cvat import CVAT_BOX_COLUMNS, read_cvat_video
+from bench.data.annotations.cvat_export import write_cvat_video_xml
+from bench.data.annotations.pbtxt import read_ava_label_map, write_ava_label_map
 from bench.data.annotations.segments import (
     DURATION_TOLERANCE,
     OPTIONAL_SEGMENT_COLUMNS,

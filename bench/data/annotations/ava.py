@@ -1,4 +1,4 @@
-"""AVA annotation files (v2.1, v2.2): the box CSV, the ``.pbtxt`` label map, excluded keyframes.
+"""AVA annotation files (v2.1, v2.2): the box CSV and the excluded-timestamps CSV.
 
 The box CSV has no header, one row per (person box, action) at a keyframe::
 
@@ -13,20 +13,13 @@ keyframes of a video). A person doing three actions at a keyframe has three rows
 box. Detection results use the same layout with a score instead of the person id; the official
 evaluator also reads seven columns (no person id, score 1).
 
-The label map is a protocol-buffer text file::
+The excluded-timestamps CSV lists keyframes (``video_id,timestamp``) that were left out of
+annotation; they are dropped from the ground truth and from the evaluation.
 
-    item {
-      name: "bend/bow (at the waist)"
-      id: 1
-      label_type: PERSON_MOVEMENT
-    }
-
-(``label_type`` appears in the full 80-class list only). The excluded-timestamps CSV lists
-keyframes (``video_id,timestamp``) that were left out of annotation; they are dropped from the
-ground truth and from the evaluation.
-
-This module also holds the schema every localization annotation reader returns,
-:class:`BoxAnnotations` (the CVAT reader, :mod:`bench.data.annotations.cvat`, returns it too).
+The reader returns the data stage's boxes schema, :class:`~bench.data.annotations.boxes.
+BoxAnnotations` (:mod:`bench.data.annotations.boxes`); the action ids come from the ``.pbtxt``
+label map (:mod:`bench.data.annotations.pbtxt`). Both modules' names are re-exported here, so
+the imports of this module from before they were split off keep working.
 """
 
 from __future__ import annotations
@@ -35,48 +28,51 @@ import csv
 import math
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 
 from bench.atomic import write_text
 from bench.data.annotations._readers import check_videos, read_text, where
+from bench.data.annotations.boxes import (
+    BOX_COLUMNS,
+    BOX_TOLERANCE,
+    KEYFRAME_COLUMNS,
+    NO_PERSON,
+    BoxAnnotations,
+    _listed,
+    box_problem,
+    empty_boxes,
+    empty_keyframes,
+    validate_boxes,
+)
+from bench.data.annotations.pbtxt import _as_classes, read_ava_label_map, write_ava_label_map
 from bench.data.annotations.segments import AnnotationError
 from bench.data.datasets._common import require_file
 
 __all__ = [
+    "AVA_KEYFRAME_RATE",
+    "AVA_KEYFRAME_RANGE",
+    "OTHER_LABELS",
+    "read_ava",
+    "read_ava_excluded",
+    "write_ava_csv",
+    "write_ava_excluded",
+    # re-exported from bench.data.annotations.boxes and .pbtxt (the former import path)
     "BOX_COLUMNS",
     "KEYFRAME_COLUMNS",
     "BOX_TOLERANCE",
     "NO_PERSON",
-    "AVA_KEYFRAME_RATE",
-    "AVA_KEYFRAME_RANGE",
-    "OTHER_LABELS",
     "BoxAnnotations",
     "box_problem",
     "validate_boxes",
     "empty_boxes",
     "empty_keyframes",
-    "read_ava",
     "read_ava_label_map",
-    "read_ava_excluded",
-    "write_ava_csv",
     "write_ava_label_map",
-    "write_ava_excluded",
 ]
 
-#: The columns of a ground-truth boxes table, in order (what every localization reader gives).
-BOX_COLUMNS = ("video_id", "timestamp", "x1", "y1", "x2", "y2", "label", "label_name",
-               "person_id")
-#: The columns of a keyframes table.
-KEYFRAME_COLUMNS = ("video_id", "timestamp")
-#: How far a normalised coordinate may leave [0, 1] (rounding in files written by others).
-BOX_TOLERANCE = 1e-6
-#: The person id of a box whose file carries none (a detection file, seven columns).
-NO_PERSON = -1
 #: AVA's keyframes per second: one keyframe a second.
 AVA_KEYFRAME_RATE = 1.0
 #: The first and last keyframe timestamps (s) of AVA v2.x: the 15-minute clips run from 900 s
@@ -88,379 +84,6 @@ OTHER_LABELS = ("error", "drop")
 _CSV_FIX = ("Fix: an AVA CSV row is 'video_id,timestamp,x1,y1,x2,y2,action_id,person_id' (no "
             "header; boxes as fractions of the frame in [0, 1]; for a detection file the 8th "
             "column is the score: pass scores=True)")
-_MAP_FIX = ("Fix: an AVA label map is a list of 'item { name: \"<action>\" id: <n> }' blocks "
-            "(label_type optional)")
-
-
-def empty_boxes(extra: Sequence[str] = ()) -> pd.DataFrame:
-    """An empty boxes table with the dtypes of :data:`BOX_COLUMNS` (plus ``extra``)."""
-    frame = pd.DataFrame({
-        "video_id": pd.Series([], dtype=object).astype(str),
-        "timestamp": pd.Series([], dtype=np.float64),
-        **{c: pd.Series([], dtype=np.float64) for c in ("x1", "y1", "x2", "y2")},
-        "label": pd.Series([], dtype=np.int64),
-        "label_name": pd.Series([], dtype=object),
-        "person_id": pd.Series([], dtype=np.int64),
-    })
-    for name in extra:
-        frame[name] = pd.Series([], dtype=np.float64 if name == "score" else object)
-    return frame
-
-
-def empty_keyframes() -> pd.DataFrame:
-    """An empty keyframes table (:data:`KEYFRAME_COLUMNS`)."""
-    return pd.DataFrame({"video_id": pd.Series([], dtype=object).astype(str),
-                         "timestamp": pd.Series([], dtype=np.float64)})
-
-
-@dataclass(frozen=True)
-class BoxAnnotations:
-    """What a localization annotation reader returns: actor boxes with action labels.
-
-    Attributes
-    ----------
-    boxes : DataFrame
-        One row per (box, action), :data:`BOX_COLUMNS`: ``timestamp`` in seconds (float),
-        ``x1, y1, x2, y2`` as fractions of the frame's width and height, ``label`` the integer
-        action id, ``label_name`` its name (``None`` without a label map), ``person_id`` the
-        actor (:data:`NO_PERSON` where the file has none). A detection file adds ``score``;
-        the CVAT reader adds ``frame``, the pixel box and per-frame flags. File order.
-    keyframes : DataFrame
-        The annotated keyframes, :data:`KEYFRAME_COLUMNS` (the CVAT reader adds ``frame``):
-        each ``(video_id, timestamp)`` with at least one box, in order of first appearance,
-        after the excluded keyframes are dropped.
-    classes : dict
-        ``action id -> name``, in the label map's order (empty without one).
-    excluded : DataFrame
-        The excluded keyframes that were applied (:data:`KEYFRAME_COLUMNS`), as listed.
-    missing : tuple of str
-        Videos skipped because their file is absent under the video root
-        (``allow_missing=True``), sorted.
-    meta : dict
-        Format facts: ``format``, ``source`` and what the reader counted or dropped.
-    """
-
-    boxes: pd.DataFrame
-    keyframes: pd.DataFrame
-    classes: dict[int, str]
-    excluded: pd.DataFrame = field(default_factory=empty_keyframes)
-    missing: tuple[str, ...] = ()
-    meta: dict = field(default_factory=dict)
-
-    def actor_boxes(self) -> pd.DataFrame:
-        """One row per actor box: the rows of one box at one keyframe joined.
-
-        Returns
-        -------
-        DataFrame
-            ``video_id, timestamp, x1, y1, x2, y2, person_id, labels`` (``labels``: a tuple of
-            the box's action ids, in file order), in order of first appearance.
-        """
-        keys = ["video_id", "timestamp", "x1", "y1", "x2", "y2", "person_id"]
-        grouped = self.boxes.groupby(keys, sort=False)["label"].agg(tuple)
-        return grouped.rename("labels").reset_index()
-
-
-# --- validation ------------------------------------------------------------------------------
-
-def box_problem(x1: float, y1: float, x2: float, y2: float, *, normalised: bool = True,
-                tolerance: float = BOX_TOLERANCE) -> str | None:
-    """What is wrong with one box, and how to fix it (``None`` where nothing is).
-
-    The rules, checked in this order: the four coordinates are finite numbers; with
-    ``normalised``, each lies in [0, 1] (``tolerance`` either side); the box has a positive
-    width and height (``x1 < x2`` and ``y1 < y2``).
-    """
-    box = f"({x1:g}, {y1:g}, {x2:g}, {y2:g})"
-    if not all(math.isfinite(v) for v in (x1, y1, x2, y2)):
-        return (f"the box (x1, y1, x2, y2) = {box} is not four finite numbers. Fix: give the "
-                "corners as plain numbers")
-    if normalised and (min(x1, y1, x2, y2) < -tolerance or max(x1, y1, x2, y2) > 1 + tolerance):
-        return (f"the box (x1, y1, x2, y2) = {box} leaves [0, 1]. Fix: AVA boxes are fractions "
-                "of the frame's width and height; divide pixel coordinates by the frame size and "
-                "clip them to the frame")
-    if not (x1 < x2 and y1 < y2):
-        return (f"the box (x1, y1, x2, y2) = {box} has no area (it needs x1 < x2 and y1 < y2). "
-                "Fix: give the top-left corner first and the bottom-right corner second")
-    return None
-
-
-def _as_classes(label_map: Mapping[int, str] | str | os.PathLike | None) -> tuple[
-        dict[int, str] | None, dict]:
-    """``(classes, meta)`` of a label map given as a mapping, a ``.pbtxt`` path or ``None``."""
-    if label_map is None:
-        return None, {"label_map": None}
-    if isinstance(label_map, Mapping):
-        return {int(k): str(v) for k, v in label_map.items()}, {"label_map": "<mapping>"}
-    items = _read_pbtxt_items(Path(label_map))
-    types = {item["id"]: item["label_type"] for item in items if item.get("label_type")}
-    return ({item["id"]: item["name"] for item in items},
-            {"label_map": str(label_map), **({"label_types": types} if types else {})})
-
-
-def validate_boxes(boxes: pd.DataFrame, *, classes: Mapping[int, str] | None = None,
-                   normalised: bool = True, tolerance: float = BOX_TOLERANCE,
-                   what: str = "boxes") -> pd.DataFrame:
-    """Check a boxes table and return it with normalised dtypes.
-
-    Parameters
-    ----------
-    boxes : DataFrame
-        ``video_id, timestamp, x1, y1, x2, y2, label`` (``person_id``, ``label_name``,
-        ``score`` and any others kept).
-    classes : mapping, optional
-        ``action id -> name``; every label must be one of its ids.
-    normalised : bool, default True
-        The boxes are fractions of the frame (checked to lie in [0, 1]).
-    tolerance : float
-        See :data:`BOX_TOLERANCE`.
-    what : str
-        What the table is, for the messages.
-
-    Returns
-    -------
-    DataFrame
-        A copy with ``video_id`` as str, ``timestamp`` and the corners as float64, ``label``
-        (and ``person_id`` where present) as int64, and a fresh ``RangeIndex``.
-
-    Raises
-    ------
-    AnnotationError
-        A column is missing, or a row has an empty video id, a timestamp that is not a
-        finite number of seconds >= 0, a bad box (:func:`box_problem`), a label that is not
-        an integer or not in ``classes``, or a negative score; the message names the row.
-    """
-    need = ["video_id", "timestamp", "x1", "y1", "x2", "y2", "label"]
-    absent = [c for c in need if c not in boxes.columns]
-    if absent:
-        raise AnnotationError(f"the {what} table lacks the column(s) {absent}; it has "
-                              f"{list(boxes.columns)}. Fix: give the columns {need}")
-    table = boxes.reset_index(drop=True).copy()
-    empty = table["video_id"].isna() | (table["video_id"].astype(str).str.strip() == "")
-    if empty.any():
-        row = int(np.flatnonzero(empty.to_numpy())[0])
-        raise AnnotationError(f"{what} row {row}: the video_id is empty. Fix: every box needs "
-                              "the video it belongs to")
-    table["video_id"] = table["video_id"].astype(str)
-    for column in ("timestamp", "x1", "y1", "x2", "y2"):
-        table[column] = pd.to_numeric(table[column], errors="coerce").astype(np.float64)
-    ts = table["timestamp"].to_numpy()
-    bad = ~np.isfinite(ts) | (ts < 0)
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise AnnotationError(f"{what} row {row}: the timestamp {ts[row]} is not a number of "
-                              "seconds >= 0. Fix: give each keyframe's time in seconds")
-    xyxy = table[["x1", "y1", "x2", "y2"]].to_numpy(dtype=np.float64)
-    suspect = ~np.isfinite(xyxy).all(axis=1) | (xyxy[:, 0] >= xyxy[:, 2]) | \
-        (xyxy[:, 1] >= xyxy[:, 3])
-    if normalised:
-        suspect |= (xyxy < -tolerance).any(axis=1) | (xyxy > 1 + tolerance).any(axis=1)
-    for row in np.flatnonzero(suspect)[:1]:
-        problem = box_problem(*xyxy[row], normalised=normalised, tolerance=tolerance)
-        raise AnnotationError(f"{what} row {row} (video {table.at[row, 'video_id']!r}): {problem}")
-    for column in ("label", "person_id"):
-        if column not in table.columns:
-            continue
-        values = pd.to_numeric(table[column], errors="coerce").to_numpy(dtype=np.float64)
-        bad = ~np.isfinite(values) | (values != np.round(values))
-        if bad.any():
-            row = int(np.flatnonzero(bad)[0])
-            raise AnnotationError(f"{what} row {row}: the {column} {table.at[row, column]} is "
-                                  f"not an integer. Fix: give the {column} as an integer id")
-        table[column] = values.astype(np.int64)
-    if classes is not None:
-        unknown = ~table["label"].isin(list(classes)).to_numpy()
-        if unknown.any():
-            row = int(np.flatnonzero(unknown)[0])
-            raise AnnotationError(f"{what} row {row}: the action id {table.at[row, 'label']} is "
-                                  f"not in the label map. Fix: {_listed(classes)}")
-    if "score" in table.columns:
-        scores = pd.to_numeric(table["score"], errors="coerce").astype(np.float64)
-        bad = ~np.isfinite(scores.to_numpy())
-        if bad.any():
-            row = int(np.flatnonzero(bad)[0])
-            raise AnnotationError(f"{what} row {row}: the score {table.at[row, 'score']} is "
-                                  "not a finite number. Fix: give each detection a score")
-        table["score"] = scores
-    return table
-
-
-def _listed(classes: Mapping[int, str]) -> str:
-    ids = sorted(classes)
-    shown = ", ".join(str(i) for i in ids[:12]) + (", ..." if len(ids) > 12 else "")
-    return (f"use an id of the label map ({len(ids)} classes: {shown}), or pass the label map "
-            "the file was written with")
-
-
-# --- the label map ---------------------------------------------------------------------------
-
-_TOKEN = re.compile(r"""
-    (?P<space>[ \t\r\f\v]+)
-  | (?P<newline>\n)
-  | (?P<comment>\#[^\n]*)
-  | (?P<string>"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')
-  | (?P<punct>[{}:;,<>])
-  | (?P<word>[A-Za-z0-9_.+-]+)
-""", re.VERBOSE)
-_ESCAPES = {"n": "\n", "t": "\t", "r": "\r"}
-
-
-def _tokens(text: str, path: Path) -> list[tuple[str, str, int]]:
-    """``[(kind, value, line)]`` of a protocol-buffer text file, comments and spaces dropped."""
-    out: list[tuple[str, str, int]] = []
-    line, pos = 1, 0
-    while pos < len(text):
-        match = _TOKEN.match(text, pos)
-        if match is None:
-            raise AnnotationError(f"{where(path, line)}: unexpected {text[pos:pos + 12]!r}. "
-                                  f"{_MAP_FIX}", path=str(path), line=line)
-        kind, value = match.lastgroup, match.group()
-        if kind == "newline":
-            line += 1
-        elif kind == "string":
-            body = value[1:-1]
-            out.append(("string", re.sub(r"\\(.)", lambda m: _ESCAPES.get(m[1], m[1]), body),
-                        line))
-        elif kind in ("punct", "word"):
-            out.append((kind, value, line))
-        pos = match.end()
-    return out
-
-
-def _read_pbtxt_items(path: Path) -> list[dict]:
-    """The ``item`` blocks of a label map: ``[{"name", "id", "label_type", "line"}]``."""
-    path = require_file(path, "AVA label map", "Pass the ava_action_list_v2.*.pbtxt file.")
-    tokens = _tokens(read_text(path), path)
-    items: list[dict] = []
-    i = 0
-
-    def fail(message: str, line: int) -> AnnotationError:
-        return AnnotationError(f"{where(path, line)}: {message}. {_MAP_FIX}", path=str(path),
-                               line=line)
-
-    def expect(value: str) -> None:
-        nonlocal i
-        if i >= len(tokens) or tokens[i][1] != value:
-            found = repr(tokens[i][1]) if i < len(tokens) else "the end of the file"
-            raise fail(f"expected {value!r}, found {found}",
-                       tokens[min(i, len(tokens) - 1)][2] if tokens else 1)
-        i += 1
-
-    while i < len(tokens):
-        kind, word, line = tokens[i]
-        if kind != "word" or word != "item":
-            raise fail(f"expected 'item', found {word!r}", line)
-        i += 1
-        if i < len(tokens) and tokens[i][1] == ":":
-            i += 1
-        close = ">" if i < len(tokens) and tokens[i][1] == "<" else "}"
-        expect("<" if close == ">" else "{")
-        fields: dict[str, tuple[str, str, int]] = {}
-        while i < len(tokens) and tokens[i][1] != close:
-            kind, key, key_line = tokens[i]
-            if kind != "word":
-                raise fail(f"expected a field name, found {key!r}", key_line)
-            i += 1
-            expect(":")
-            if i >= len(tokens) or tokens[i][0] not in ("string", "word"):
-                raise fail(f"the field {key!r} has no value", key_line)
-            if key in fields:
-                raise fail(f"the field {key!r} is given twice in one item", key_line)
-            fields[key] = tokens[i]
-            i += 1
-            if i < len(tokens) and tokens[i][1] in (";", ","):
-                i += 1
-        expect(close)
-        items.append(_label_item(fields, line, fail))
-    if not items:
-        raise AnnotationError(f"{path}: the label map holds no item. {_MAP_FIX}", path=str(path))
-    seen_ids: dict[int, int] = {}
-    seen_names: dict[str, int] = {}
-    for item in items:
-        for key, seen in (("id", seen_ids), ("name", seen_names)):
-            if item[key] in seen:
-                raise fail(f"the {key} {item[key]!r} is also that of the item at line "
-                           f"{seen[item[key]]}; each action needs its own", item["line"])
-            seen[item[key]] = item["line"]
-    return items
-
-
-def _label_item(fields: dict[str, tuple[str, str, int]], line: int, fail) -> dict:
-    name = fields.get("name") or fields.get("display_name")
-    ident = fields.get("id") or fields.get("label_id")
-    if name is None or ident is None:
-        raise fail(f"the item has no {'name' if name is None else 'id'}", line)
-    if not re.fullmatch(r"\+?[0-9]+", ident[1]) or int(ident[1]) < 1:
-        raise fail(f"the id {ident[1]!r} is not a positive integer", ident[2])
-    if not name[1].strip():
-        raise fail("the name is empty", name[2])
-    label_type = fields.get("label_type")
-    return {"name": name[1], "id": int(ident[1]), "line": line,
-            "label_type": label_type[1] if label_type else None}
-
-
-def read_ava_label_map(path: str | os.PathLike) -> dict[int, str]:
-    """Read an AVA label map (``ava_action_list_v2.*.pbtxt``).
-
-    Parameters
-    ----------
-    path : path-like
-        The ``.pbtxt`` file: ``item { name: "..." id: n }`` blocks, as in the AVA releases.
-
-    Returns
-    -------
-    dict
-        ``action id -> name`` in the file's order (the ActivityNet 2018 list: 60 actions with
-        ids between 1 and 80; the full v2.1 list: 80).
-
-    Raises
-    ------
-    FileNotFoundError
-        The file does not exist.
-    AnnotationError
-        A token that is not protocol-buffer text, an item without a name or a positive integer
-        id, or two items with the same id or name; the message names the file, the line and
-        the fix.
-
-    Notes
-    -----
-    A small hand-written parser of the protocol-buffer text format, enough for label maps (no
-    dependency on ``protobuf``): ``#`` comments, single- or double-quoted strings with
-    backslash escapes, ``item {...}`` or ``item: <...>``, fields separated by spaces,
-    newlines, ``,`` or ``;``. ``label_id`` is read as ``id`` and ``display_name`` as ``name``
-    when there is no ``name``, as the official evaluator's parser and the TensorFlow
-    object-detection label maps have them; ``label_type`` (``PERSON_MOVEMENT``,
-    ``OBJECT_MANIPULATION``, ``PERSON_INTERACTION``) is kept by :func:`read_ava` in
-    ``meta["label_types"]``.
-    """
-    return {item["id"]: item["name"] for item in _read_pbtxt_items(Path(path))}
-
-
-def write_ava_label_map(path: str | os.PathLike, classes: Mapping[int, str],
-                        label_types: Mapping[int, str] | None = None) -> None:
-    """Write ``classes`` (``id -> name``) as an AVA label map, in the releases' layout.
-
-    Two-space indentation and double quotes, as in the official files, whose evaluator reads
-    the map line by line (``  name:`` / ``  id:``). Atomic.
-
-    Raises
-    ------
-    AnnotationError
-        An id is not a positive integer, or a name is empty or holds a newline.
-    """
-    lines = []
-    for ident, name in classes.items():
-        if isinstance(ident, bool) or int(ident) != ident or int(ident) < 1:
-            raise AnnotationError(f"label map: the id {ident!r} is not a positive integer. Fix: "
-                                  "AVA action ids are 1, 2, ...")
-        if not str(name).strip() or "\n" in str(name):
-            raise AnnotationError(f"label map: the name {name!r} of id {ident} is empty or holds "
-                                  "a newline. Fix: give each action a one-line name")
-        escaped = str(name).replace("\\", "\\\\").replace('"', '\\"')
-        kind = (label_types or {}).get(ident)
-        lines += ["item {", f'  name: "{escaped}"', f"  id: {int(ident)}",
-                  *([f"  label_type: {kind}"] if kind else []), "}"]
-    write_text(path, "\n".join(lines) + "\n")
 
 
 # --- excluded keyframes ----------------------------------------------------------------------

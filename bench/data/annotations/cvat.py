@@ -27,6 +27,11 @@ The layout (only what the reader uses is shown)::
 A track is one object over time; its boxes are keyframes (``keyframe="1"``) between which
 CVAT interpolates, and a box with ``outside="1"`` says the object has left the frame. Box
 corners are pixels; frame numbers are the video's (CVAT exports ``start_frame + k * step``).
+
+This module reads the format: the XML (with the line of each element, for the messages) and
+the task's ``<meta>``; CVAT's track model, keyframes and the interpolation between them, is
+:mod:`bench.data.annotations._cvat_tracks`. The pre-annotation writer is
+:mod:`bench.data.annotations.cvat_export` (:func:`write_cvat_video_xml`, re-exported here).
 """
 
 from __future__ import annotations
@@ -38,31 +43,31 @@ import xml.parsers.expat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
-from xml.sax.saxutils import escape, quoteattr
+from xml.sax.saxutils import quoteattr
 
 import numpy as np
 import pandas as pd
 
-from bench.atomic import write_text
+from bench.data.annotations._cvat_tracks import expand_keyframes, read_keyframes
 from bench.data.annotations._readers import check_videos, where
-from bench.data.annotations.ava import (
+from bench.data.annotations.boxes import (
     BOX_COLUMNS,
     BoxAnnotations,
-    _as_classes,
     box_problem,
     empty_keyframes,
 )
+from bench.data.annotations.cvat_export import CVAT_VERSION, write_cvat_video_xml
+from bench.data.annotations.pbtxt import _as_classes
 from bench.data.annotations.segments import AnnotationError
 from bench.data.datasets._common import require_file
 
 __all__ = ["CVAT_BOX_COLUMNS", "CVAT_VERSION", "read_cvat_video", "write_cvat_video_xml"]
 
-#: The columns of :func:`read_cvat_video`'s boxes: :data:`~bench.data.annotations.ava.BOX_COLUMNS`
-#: then the frame, the pixel box, the flags and the CVAT label of the track.
+#: The columns of :func:`read_cvat_video`'s boxes:
+#: :data:`~bench.data.annotations.boxes.BOX_COLUMNS` then the frame, the pixel box, the flags
+#: and the CVAT label of the track.
 CVAT_BOX_COLUMNS = (*BOX_COLUMNS, "frame", "x1_px", "y1_px", "x2_px", "y2_px", "occluded",
                     "interpolated", "track_label")
-#: The format version written.
-CVAT_VERSION = "1.1"
 
 _FIX = ("Fix: export the task from CVAT as 'CVAT for video 1.1' (<annotations> with <meta><task> "
         "and <track> elements holding <box> elements)")
@@ -133,25 +138,6 @@ def _parse_xml(path: Path) -> _Node:
 
 # --- reading ---------------------------------------------------------------------------------
 
-@dataclass
-class _Key:
-    """One keyframe of a track."""
-
-    frame: int
-    box: tuple[float, float, float, float]
-    outside: bool
-    occluded: bool
-    attributes: dict[str, str]
-    line: int
-
-
-def _flag(node: _Node, name: str, default: str, fail) -> bool:
-    value = node.attrib.get(name, default).strip().lower()
-    if value not in ("0", "1", "true", "false"):
-        raise fail(f"<box> has {name}={value!r}. Fix: {name} is 0 or 1", node.line)
-    return value in ("1", "true")
-
-
 def _int_text(task: _Node, tag: str, fail, default: int | None = None) -> int:
     node = task.find(tag)
     if node is None or not node.text.strip():
@@ -188,77 +174,6 @@ def _label_specs(task: _Node) -> list[tuple[str, dict[str, list[str]]]]:
             attributes[attr.findtext("name") or ""] = values
         specs.append((label.findtext("name") or "", attributes))
     return specs
-
-
-def _read_keys(track: _Node, fail, number, *, first: int, last: int, step: int) -> list[_Key]:
-    """The track's keyframes, sorted, with attributes carried forward (CVAT's rules)."""
-    inherited = {a.attrib.get("name", ""): a.text.strip() for a in track.findall("attribute")}
-    keys: list[_Key] = []
-    for node in track.children:
-        if node.tag == "attribute":
-            continue
-        if node.tag != "box":
-            raise fail(f"track {track.attrib.get('id')} holds a <{node.tag}>. Fix: this reader "
-                       "takes boxes only; remove the track or annotate the actor with a box",
-                       node.line)
-        absent = [a for a in ("frame", "xtl", "ytl", "xbr", "ybr") if a not in node.attrib]
-        if absent:
-            raise fail(f"<box> lacks the attribute(s) {absent}. Fix: each <box> needs frame, "
-                       "xtl, ytl, xbr and ybr (pixels); outside, occluded and keyframe are 0 or "
-                       "1", node.line)
-        if not _flag(node, "keyframe", "1", fail):
-            continue  # an interpolated box of CVAT's export: CVAT's importer drops it too
-        frame = number(node.attrib["frame"], "frame", node.line, integer=True)
-        box = tuple(number(node.attrib[a], a, node.line) for a in ("xtl", "ytl", "xbr", "ybr"))
-        rotation = number(node.attrib.get("rotation", "0"), "rotation", node.line)
-        if rotation % 360:
-            raise fail(f"the box is rotated by {rotation:g} degrees. Fix: actor boxes are upright "
-                       "rectangles; set the rotation to 0 in CVAT", node.line)
-        outside = _flag(node, "outside", "0", fail)
-        problem = box_problem(*box, normalised=False)
-        if problem is not None:
-            raise fail(f"track {track.attrib.get('id')}, frame {frame}: {problem}", node.line)
-        if frame < first or (frame - first) % step:
-            raise fail(f"the frame {frame} is not one of the task's frames ({first}, "
-                       f"{first + step}, ... {last}). Fix: give the video's frame number",
-                       node.line)
-        if frame > last and not outside:
-            raise fail(f"the frame {frame} is past the task's last frame {last}. Fix: check the "
-                       "task's <size> (and <start_frame>, <frame_filter>)", node.line)
-        own = {a.attrib.get("name", ""): a.text.strip() for a in node.findall("attribute")}
-        keys.append(_Key(frame, box, outside, _flag(node, "occluded", "0", fail), own, node.line))
-    keys.sort(key=lambda k: k.frame)
-    for a, b in zip(keys, keys[1:], strict=False):
-        if a.frame == b.frame:
-            raise fail(f"track {track.attrib.get('id')} has two keyframes at frame {a.frame} "
-                       f"(lines {a.line} and {b.line}). Fix: keep one", b.line)
-    for key in keys:  # mutable attributes hold until a keyframe changes them
-        inherited = {**inherited, **key.attributes}
-        key.attributes = inherited
-    return keys
-
-
-def _expand(keys: list[_Key], *, last: int, step: int) -> list[tuple[int, _Key, tuple, bool]]:
-    """``[(frame, source keyframe, box, interpolated)]`` of every frame the object is visible.
-
-    CVAT's rule: between consecutive keyframes whose first is not outside, the box moves
-    linearly (also towards an outside keyframe); after an outside keyframe nothing is shown
-    until the next keyframe; the last keyframe, unless outside, holds to the last frame.
-    """
-    out = []
-    for k, key in enumerate(keys):
-        if key.outside or key.frame > last:
-            continue
-        out.append((key.frame, key, key.box, False))
-        nxt = keys[k + 1] if k + 1 < len(keys) else None
-        stop = min(nxt.frame - step, last) if nxt is not None else last
-        p0 = np.asarray(key.box)
-        diff = (np.asarray(nxt.box) - p0) if nxt is not None else np.zeros(4)
-        span = (nxt.frame - key.frame) if nxt is not None else 1
-        for frame in range(key.frame + step, stop + 1, step):
-            box = tuple(float(v) for v in p0 + diff * ((frame - key.frame) / span))
-            out.append((frame, key, box, True))
-    return out
 
 
 def read_cvat_video(path: str | os.PathLike, *, fps: float, video_id: str | None = None,
@@ -428,8 +343,8 @@ def read_cvat_video(path: str | os.PathLike, *, fps: float, video_id: str | None
         if track_labels is not None and label not in track_labels:
             continue
         n_tracks += 1
-        keys = _read_keys(track, fail, number, first=start, last=last, step=step)
-        for frame, key, box, interpolated in _expand(keys, last=last, step=step):
+        keys = read_keyframes(track, fail, number, first=start, last=last, step=step)
+        for frame, key, box, interpolated in expand_keyframes(keys, last=last, step=step):
             if action_attribute is None:
                 action = label
             else:
@@ -512,221 +427,3 @@ def _cvat_classes(rows: list[tuple], specs, action_attribute: str | None, label_
                    f"{', ...' if len(known) > 8 else ''}). Fix: add it there, or correct the "
                    "track's label or attribute", present[name])
     return classes
-
-
-# --- writing ---------------------------------------------------------------------------------
-
-def _writer_error(message: str) -> AnnotationError:
-    return AnnotationError(f"CVAT tracks: {message}")
-
-
-def _tracks_table(tracks: pd.DataFrame, *, size: int, width: int, height: int,
-                  names: dict[int, str], by_id: dict[int, str] | None,
-                  fps: float | None) -> pd.DataFrame:
-    """``person_id, frame, label_name, x1_px ... y2_px, occluded[, score]`` of the input."""
-    table = tracks.reset_index(drop=True).copy()
-    if "video_id" in table.columns and table["video_id"].nunique() > 1:
-        raise _writer_error(f"the table holds {table['video_id'].nunique()} videos. Fix: a CVAT "
-                            "task is one video; write one file per video")
-    if "person_id" not in table.columns:
-        raise _writer_error("the table has no 'person_id' column. Fix: give each box the id of "
-                            "its track")
-    if "frame" not in table.columns:
-        if "timestamp" not in table.columns or fps is None:
-            raise _writer_error("the table has no 'frame' column. Fix: add the frame numbers, "
-                                "or give 'timestamp' and pass fps")
-        table["frame"] = np.rint(table["timestamp"].to_numpy(dtype=np.float64) * fps)
-    if "label_name" not in table.columns:
-        if "label" not in table.columns or by_id is None:
-            raise _writer_error("the table has no 'label_name' column. Fix: add the action "
-                                "names, or give 'label' ids and labels as an id -> name mapping")
-        table["label_name"] = table["label"].map(by_id)
-    if not {"x1_px", "y1_px", "x2_px", "y2_px"} <= set(table.columns):
-        if not {"x1", "y1", "x2", "y2"} <= set(table.columns):
-            raise _writer_error("the table has no box columns. Fix: give x1_px, y1_px, x2_px, "
-                                "y2_px (pixels) or x1, y1, x2, y2 (fractions of the frame)")
-        for name, scale in (("x1", width), ("y1", height), ("x2", width), ("y2", height)):
-            table[f"{name}_px"] = table[name].to_numpy(dtype=np.float64) * scale
-    for column in ("person_id", "frame"):
-        values = pd.to_numeric(table[column], errors="coerce").to_numpy(dtype=np.float64)
-        bad = ~np.isfinite(values) | (values != np.round(values)) | (values < 0)
-        if bad.any():
-            row = int(np.flatnonzero(bad)[0])
-            raise _writer_error(f"row {row}: the {column} {table.at[row, column]} is not an "
-                                "integer >= 0. Fix: give track ids and frames as integers")
-        table[column] = values.astype(np.int64)
-    outside = (table["frame"] >= size).to_numpy()
-    if outside.any():
-        row = int(np.flatnonzero(outside)[0])
-        raise _writer_error(f"row {row}: the frame {table.at[row, 'frame']} is past the video's "
-                            f"last frame {size - 1}. Fix: check size and the frame numbers")
-    labels = table["label_name"]
-    bad = labels.isna().to_numpy() | ~labels.astype(str).isin(list(names.values())).to_numpy()
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise _writer_error(f"row {row}: the action {table.at[row, 'label_name']!r} is not in "
-                            "labels. Fix: list every action in labels")
-    table["label_name"] = labels.astype(str)
-    for row, box in enumerate(table[["x1_px", "y1_px", "x2_px", "y2_px"]].to_numpy(np.float64)):
-        problem = box_problem(*box, normalised=False)
-        if problem is not None:
-            raise _writer_error(f"row {row} (track {table.at[row, 'person_id']}): {problem}")
-    if "occluded" not in table.columns:
-        table["occluded"] = False
-    return table
-
-
-def write_cvat_video_xml(path: str | os.PathLike, tracks: pd.DataFrame, size: int, width: int,
-                         height: int, labels: Sequence[str] | Mapping[int, str], *,
-                         action_attribute: str | None = None, track_label: str = "person",
-                         fps: float | None = None, source: str | None = None,
-                         task_name: str = "actbench pre-annotation", decimals: int = 2) -> None:
-    """Write predicted person tracks as a CVAT "for video 1.1" XML, for correction in CVAT.
-
-    The pre-annotation workflow: a method's tracks are loaded into a CVAT task of the same
-    video (*Upload annotations*, format "CVAT 1.1"), a person corrects them there, and the
-    corrected export is read back with :func:`read_cvat_video`.
-
-    Parameters
-    ----------
-    path : path-like
-    tracks : DataFrame
-        One row per box: ``person_id`` (the track id, an integer >= 0), ``frame`` (or
-        ``timestamp`` with ``fps``), the action as ``label_name`` (or ``label`` with
-        ``labels`` a mapping), the box as ``x1_px, y1_px, x2_px, y2_px`` (pixels) or
-        ``x1, y1, x2, y2`` (fractions of the frame); ``occluded`` and ``score`` optional.
-        Where a track has several rows at one frame (several actions), the one with the
-        highest ``score`` is written (without ``score``: an error).
-    size : int
-        Frames in the video (the task's ``<size>``); frames are 0 ... size - 1.
-    width, height : int
-        The frame size in pixels (``<original_size>``).
-    labels : sequence of str or mapping
-        The actions (in order; a mapping ``id -> name`` also maps ``label`` to names).
-    action_attribute : str, optional
-        ``None`` (default): each track's CVAT label is its action (an action tube; a track
-        must keep one action). A name (e.g. ``"action"``): every track is labelled
-        ``track_label`` and each box carries the action in this mutable attribute, declared in
-        ``<meta>`` as a *select* attribute with ``labels`` as its values.
-    track_label : str, default "person"
-        The CVAT label of the tracks with ``action_attribute``.
-    fps : float, optional
-        To turn ``timestamp`` into frames (``round(timestamp * fps)``) where there is no
-        ``frame``.
-    source : str, optional
-        The video's file name, written as ``<meta><source>``.
-    task_name : str
-    decimals : int, default 2
-        Decimals of the pixel corners (CVAT writes 2).
-
-    Raises
-    ------
-    AnnotationError
-        The table holds several videos; a column is missing; a track id or frame is not an
-        integer >= 0; a frame is past ``size - 1``; an action is not in ``labels``; a box has
-        no area (also once rounded); a track has several rows at one frame and no ``score``;
-        without ``action_attribute``, a track with several actions.
-    ValueError
-        ``size``, ``width`` or ``height`` is not a positive integer.
-
-    Notes
-    -----
-    Every written box is a keyframe (``keyframe="1"``), so CVAT shows the predictions as they
-    are; after a frame without a box on the next frame (a gap, or the track's end) an
-    ``outside="1"`` copy of the box is written on that next frame, so that CVAT neither
-    interpolates across the gap nor holds the last box to the end of the video (no outside
-    box follows a box on the video's last frame, as in CVAT's own exports). Reading the file
-    back gives the same tracks, frames, actions and, rounded to ``decimals``, boxes. Atomic
-    (:mod:`bench.atomic`).
-    """
-    for name, value in (("size", size), ("width", width), ("height", height)):
-        if isinstance(value, bool) or int(value) != value or value < 1:
-            raise ValueError(f"The {name!r} parameter of write_cvat_video_xml must be a positive "
-                             f"integer. Got {value!r} instead.")
-    by_id = {int(k): str(v) for k, v in labels.items()} if isinstance(labels, Mapping) else None
-    names = by_id if by_id is not None else {i: str(v) for i, v in enumerate(labels, start=1)}
-    for name in [*names.values(), track_label, action_attribute or ""]:
-        if "\n" in name:
-            raise ValueError(f"A label or attribute name holds a newline: {name!r}. Give "
-                             "one-line names.")
-    table = _tracks_table(tracks, size=int(size), width=int(width), height=int(height),
-                          names=names, by_id=by_id, fps=fps)
-    order = ["person_id", "frame"] + (["score"] if "score" in table.columns else [])
-    table = table.sort_values(order, ascending=[True, True, False][:len(order)], kind="stable")
-    repeated = table.duplicated(["person_id", "frame"]).to_numpy()
-    if repeated.any() and "score" not in table.columns:
-        row = table.index[int(np.flatnonzero(repeated)[0])]
-        raise _writer_error(f"track {table.at[row, 'person_id']} has several rows at frame "
-                            f"{table.at[row, 'frame']}. Fix: keep one action per box, or give a "
-                            "'score' column so that the best one is written")
-    table = table.loc[~repeated]
-    fmt = f"{{:.{int(decimals)}f}}"
-    body: list[str] = []
-    for tid, rows in table.groupby("person_id", sort=True):
-        actions = rows["label_name"].unique()
-        if action_attribute is None and len(actions) > 1:
-            raise _writer_error(f"track {tid} has several actions ({', '.join(actions[:4])}). "
-                                "Fix: pass action_attribute='action' to write per-box actions, "
-                                "or give each action tube its own person_id")
-        label = track_label if action_attribute is not None else actions[0]
-        body.append(f"  <track id=\"{int(tid)}\" label={quoteattr(label)} source=\"auto\">")
-        frames = rows["frame"].tolist()
-        present = set(frames)
-        occluded_flags = rows["occluded"].astype(bool).tolist()
-        actions_at = rows["label_name"].tolist()
-        boxes = np.round(rows[["x1_px", "y1_px", "x2_px", "y2_px"]].to_numpy(np.float64),
-                         decimals) + 0.0
-        for i, frame in enumerate(frames):
-            if not (boxes[i, 0] < boxes[i, 2] and boxes[i, 1] < boxes[i, 3]):
-                raise _writer_error(f"track {tid}, frame {frame}: the box has no area once "
-                                    f"rounded to {decimals} decimals. Fix: pass more decimals")
-            occluded, action = int(occluded_flags[i]), actions_at[i]
-            shown = [(int(frame), 0)]
-            if frame + 1 not in present and frame + 1 < size:
-                shown.append((int(frame) + 1, 1))
-            for at, outside in shown:
-                corners = " ".join(f"{k}=\"{fmt.format(v)}\"" for k, v in
-                                   zip(("xtl", "ytl", "xbr", "ybr"), boxes[i], strict=True))
-                head = (f"    <box frame=\"{at}\" keyframe=\"1\" outside=\"{outside}\" "
-                        f"occluded=\"{occluded}\" {corners} z_order=\"0\"")
-                if action_attribute is None:
-                    body.append(head + "/>")
-                else:
-                    body += [head + ">", f"      <attribute name={quoteattr(action_attribute)}>"
-                             f"{escape(action)}</attribute>", "    </box>"]
-        body.append("  </track>")
-    write_text(path, _meta_xml(int(size), int(width), int(height), list(names.values()),
-                               action_attribute, track_label, source, task_name)
-               + "\n".join(body) + ("\n" if body else "") + "</annotations>\n")
-
-
-def _meta_xml(size: int, width: int, height: int, actions: list[str],
-              action_attribute: str | None, track_label: str, source: str | None,
-              task_name: str) -> str:
-    if action_attribute is None:
-        labels = [f"        <label>\n          <name>{escape(a)}</name>\n"
-                  "          <attributes>\n          </attributes>\n        </label>"
-                  for a in actions]
-    else:
-        labels = [
-            f"        <label>\n          <name>{escape(track_label)}</name>\n"
-            "          <attributes>\n            <attribute>\n"
-            f"              <name>{escape(action_attribute)}</name>\n"
-            "              <mutable>True</mutable>\n"
-            "              <input_type>select</input_type>\n"
-            f"              <default_value>{escape(actions[0] if actions else '')}"
-            "</default_value>\n"
-            f"              <values>{escape(chr(10).join(actions))}</values>\n"
-            "            </attribute>\n          </attributes>\n        </label>"]
-    lines = [
-        '<?xml version="1.0" encoding="utf-8"?>', "<annotations>",
-        f"  <version>{CVAT_VERSION}</version>", "  <meta>", "    <task>",
-        "      <id>0</id>", f"      <name>{escape(task_name)}</name>",
-        f"      <size>{size}</size>", "      <mode>interpolation</mode>",
-        "      <overlap>0</overlap>", "      <start_frame>0</start_frame>",
-        f"      <stop_frame>{size - 1}</stop_frame>", "      <frame_filter></frame_filter>",
-        "      <labels>", *labels, "      </labels>",
-        "      <original_size>", f"        <width>{width}</width>",
-        f"        <height>{height}</height>", "      </original_size>", "    </task>",
-        *([f"    <source>{escape(source)}</source>"] if source else []), "  </meta>"]
-    return "\n".join(lines) + "\n"

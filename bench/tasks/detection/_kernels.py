@@ -5,6 +5,10 @@ and ground truth only ever meet inside a group. Matching is sequential within a 
 detection can only take what better-scored ones left), but groups are independent, so the
 loop runs over the *rank* of a detection inside its group, handling the rank-r detection of
 every group at once: as many steps as the largest group has detections, not one per group.
+
+The helpers that do not depend on what a detection is (:func:`candidate_pairs`,
+:func:`group_ranks`, the codes behind :func:`codes_of`) are :mod:`bench.tasks._ranking`'s,
+shared with the localization task; the first two are re-exported here.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
+
+from bench.tasks._ranking import candidate_pairs, codes_in, group_ranks
 
 __all__ = ["pair_iou", "Encoded", "encode", "codes_of", "candidate_pairs", "greedy_match",
            "overlaps_any", "group_ranks", "average_precision"]
@@ -94,36 +100,8 @@ def encode(ground_truth: pd.DataFrame, detections: pd.DataFrame,
 
 def codes_of(universe: np.ndarray, ids: np.ndarray) -> np.ndarray:
     """Codes of ``ids`` in the sorted ``universe``; -1 for ids not in it."""
-    ids = np.asarray(ids, dtype=object).astype(str)
-    codes = np.searchsorted(universe, ids)
-    inside = codes < len(universe)
-    found = np.zeros(len(ids), dtype=bool)
-    found[inside] = universe[codes[inside]] == ids[inside]
+    codes, found = codes_in(np.asarray(ids, dtype=object).astype(str), universe)
     return np.where(found, codes, -1)
-
-
-def group_ranks(keys: np.ndarray) -> np.ndarray:
-    """Position of each element among the elements with the same key, in array order."""
-    order = np.argsort(keys, kind="stable")
-    sorted_keys = keys[order]
-    starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]]) if len(keys) \
-        else np.zeros(0, dtype=np.int64)
-    lengths = np.diff(np.r_[starts, len(keys)])
-    ranks = np.empty(len(keys), dtype=np.int64)
-    ranks[order] = np.arange(len(keys)) - np.repeat(starts, lengths)
-    return ranks
-
-
-def candidate_pairs(query_key: np.ndarray, target_key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """All ``(query, target)`` index pairs with equal keys; ``target_key`` must be sorted."""
-    lo = np.searchsorted(target_key, query_key, side="left")
-    hi = np.searchsorted(target_key, query_key, side="right")
-    counts = hi - lo
-    total = int(counts.sum())
-    query = np.repeat(np.arange(len(query_key)), counts)
-    offsets = np.cumsum(counts) - counts
-    target = np.arange(total) - np.repeat(offsets, counts) + np.repeat(lo, counts)
-    return query, target
 
 
 def greedy_match(enc: Encoded, thresholds: np.ndarray) -> np.ndarray:

@@ -29,6 +29,9 @@ References
    https://doi.org/10.1016/j.cviu.2016.10.018
 .. [3] Everingham, Van Gool, Williams, Winn & Zisserman, "The PASCAL Visual Object Classes
    (VOC) Challenge", IJCV 88, 2010. https://doi.org/10.1007/s11263-009-0275-4
+
+The pieces shared with the localization task (VOC AP of a curve, the bootstrap's resample
+counts and percentile interval) are :mod:`bench.tasks._ranking`'s, re-exported here.
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from bench.tasks._ranking import interpolated_average_precision, resample_counts
+from bench.tasks._ranking import percentile_interval as _percentile_interval
 from bench.tasks.detection._kernels import (
     Encoded,
     average_precision,
@@ -90,35 +95,6 @@ def temporal_iou(segments: np.ndarray, others: np.ndarray) -> np.ndarray:
     a = np.asarray(segments, dtype=np.float64).reshape(-1, 2)
     b = np.asarray(others, dtype=np.float64).reshape(-1, 2)
     return pair_iou(a[:, None, 0], a[:, None, 1], b[None, :, 0], b[None, :, 1])
-
-
-def interpolated_average_precision(precision: np.ndarray, recall: np.ndarray) -> float:
-    """All-point interpolated AP of one precision/recall curve (PASCAL VOC from 2010).
-
-    The curve is closed with the points (recall 0, precision 0) and (recall 1, precision 0);
-    precision is replaced by its maximum at this or any higher recall (made monotone from the
-    right), and the area is summed over the steps where recall changes. This is the AP of
-    the ActivityNet evaluator; VOC 2007 sampled the curve at 11 recall points instead.
-
-    Parameters
-    ----------
-    precision, recall : array of float, shape (n,)
-        At each rank of the sorted detections.
-
-    Returns
-    -------
-    float
-
-    References
-    ----------
-    .. [1] Everingham, Van Gool, Williams, Winn & Zisserman, "The PASCAL Visual Object Classes
-       (VOC) Challenge", IJCV 88, 2010. https://doi.org/10.1007/s11263-009-0275-4
-    """
-    prec = np.concatenate([[0.0], np.asarray(precision, dtype=np.float64), [0.0]])
-    rec = np.concatenate([[0.0], np.asarray(recall, dtype=np.float64), [1.0]])
-    envelope = np.maximum.accumulate(prec[::-1])[::-1]
-    steps = np.flatnonzero(rec[1:] != rec[:-1]) + 1
-    return float(np.sum((rec[steps] - rec[steps - 1]) * envelope[steps]))
 
 
 @dataclass(frozen=True)
@@ -329,15 +305,6 @@ def _bootstrap(enc: Encoded, tp: np.ndarray, counted: np.ndarray, *, n_boot: int
     return weighted_map(enc, tp, counted, resample_counts(n, n_boot, seed))
 
 
-def resample_counts(n: int, n_boot: int, seed: int) -> np.ndarray:
-    """``(n_boot, n)`` int64: how many times each of ``n`` videos is drawn in each bootstrap
-    resample (``n`` draws with replacement, ``numpy.random.default_rng(seed)``)."""
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, n, size=(n_boot, n))
-    flat = (draws + (np.arange(n_boot) * n)[:, None]).ravel()
-    return np.bincount(flat, minlength=n_boot * n).reshape(n_boot, n)
-
-
 def weighted_map(enc: Encoded, tp: np.ndarray, counted: np.ndarray,
                  weights: np.ndarray) -> np.ndarray:
     """The mAP averaged over the thresholds for each row of video ``weights``
@@ -349,16 +316,6 @@ def weighted_map(enc: Encoded, tp: np.ndarray, counted: np.ndarray,
     total = np.where(present, ap, 0.0).sum(axis=2)
     per_threshold = np.where(n_present > 0, total / np.maximum(n_present, 1), np.nan)
     return per_threshold.mean(axis=1)
-
-
-def _percentile_interval(values: np.ndarray, confidence: float) -> tuple[float, float]:
-    if not 0.0 < confidence < 1.0:
-        raise ValueError(f"confidence must be in (0, 1). Got {confidence} instead.")
-    if not np.isfinite(values).any():
-        return (float("nan"), float("nan"))
-    q = [100 * (1 - confidence) / 2, 100 * (1 + confidence) / 2]
-    lo, hi = np.nanpercentile(values, q)
-    return (float(lo), float(hi))
 
 
 def bootstrap_map(ground_truth: pd.DataFrame, detections: pd.DataFrame,

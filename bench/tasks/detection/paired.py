@@ -37,13 +37,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from bench.tasks._ranking import percentile_interval, resample_counts
 from bench.tasks.detection._kernels import codes_of
-from bench.tasks.detection.metrics import (
-    _percentile_interval,
-    _prepare,
-    resample_counts,
-    weighted_map,
-)
+from bench.tasks.detection.metrics import _prepare, weighted_map
 
 __all__ = ["PairedDetection", "paired_map_test"]
 
@@ -149,7 +145,7 @@ def paired_map_test(ground_truth: pd.DataFrame, base: pd.DataFrame, candidate: p
     counts = resample_counts(n, n_boot, seed)
     zero = np.zeros_like(counts)
     boot = weighted_map(enc, tp, counted, np.vstack([rows(counts, zero), rows(zero, counts)]))
-    interval = _percentile_interval(boot[n_boot:] - boot[:n_boot], confidence)
+    interval = percentile_interval(boot[n_boot:] - boot[:n_boot], confidence)
     swap = np.random.default_rng(seed + 1).integers(0, 2, size=(n_perm, n))
     swapped = weighted_map(enc, tp, counted,
                            np.vstack([rows(1 - swap, swap), rows(swap, 1 - swap)]))

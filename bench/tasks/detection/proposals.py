@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from bench.tasks.detection._kernels import candidate_pairs, codes_of, group_ranks, pair_iou
+from bench.tasks._ranking import candidate_pairs, group_ranks
+from bench.tasks.detection._kernels import codes_of, pair_iou
 from bench.tasks.detection.segments import validate_detections, validate_segments
 
 __all__ = ["ProposalRecall", "average_recall"]

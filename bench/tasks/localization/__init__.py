@@ -14,17 +14,14 @@ from bench.tasks.localization.boxes import (
     validate_keyframes,
     validate_tubes,
 )
-from bench.tasks.localization.metrics import (
+from bench.tasks.localization.frame_ap import (
     AVA_MAX_DETECTIONS_PER_KEYFRAME,
-    VIDEO_MAP_THRESHOLDS,
-    LocalizationResult,
-    PersonDetectionResult,
     bootstrap_frame_map,
     frame_map,
-    person_detection,
-    tube_iou,
-    video_map,
 )
+from bench.tasks.localization.persons import PersonDetectionResult, person_detection
+from bench.tasks.localization.result import LocalizationResult
+from bench.tasks.localization.video_ap import VIDEO_MAP_THRESHOLDS, tube_iou, video_map
 
 __all__ = [
     "BOX_COLUMNS",

@@ -25,6 +25,24 @@ detection task.
 
 A table that breaks its schema raises :class:`~bench.data.annotations.AnnotationError` (a
 :class:`ValueError`) whose message names the table, the row, what is wrong and the fix.
+
+**The data stage's boxes.** The annotation readers (AVA, CVAT) return the ground truth in the
+data stage's schema, :mod:`bench.data.annotations.boxes`, and this module builds on it: the
+keyframe columns (:data:`KEYFRAME_COLUMNS`), the corner columns (:data:`CORNER_COLUMNS`) and
+the error type are that module's, re-exported here. The two schemas differ on purpose,
+between what an annotation file holds and what a metric compares:
+
+* ``label``: there the integer action id of a label map, beside ``label_name`` and
+  ``person_id``; here a class name or id, compared as a string;
+* coordinates: there fractions of the frame, in [0, 1]; here any one unit per dataset;
+* a box: there it needs a positive width and height; here ``x1 <= x2`` and ``y1 <= y2`` (a
+  box of zero area is allowed: frame-mAP drops such detections, as the AVA evaluator does,
+  and keeps such ground truth).
+
+So a :attr:`~bench.data.annotations.BoxAnnotations.boxes` table is, as it is, a ground truth
+of this module (with its ``score``, a detections table), its action ids becoming the strings
+``"12"``, ``"79"``; the converse needs a label map and normalised boxes. The two
+``empty_boxes`` differ the same way (this one: string labels, no ``label_name``).
 """
 
 from __future__ import annotations
@@ -34,6 +52,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from bench.data.annotations.boxes import CORNER_COLUMNS, KEYFRAME_COLUMNS
 from bench.data.annotations.segments import AnnotationError
 
 __all__ = [
@@ -41,6 +60,7 @@ __all__ = [
     "OPTIONAL_BOX_COLUMNS",
     "BOX_DETECTION_COLUMNS",
     "KEYFRAME_COLUMNS",
+    "CORNER_COLUMNS",
     "TUBE_COLUMNS",
     "TUBE_DETECTION_COLUMNS",
     "AnnotationError",
@@ -52,20 +72,18 @@ __all__ = [
     "box_iou",
 ]
 
-#: The columns of a ground-truth boxes table, in order.
-BOX_COLUMNS = ("video_id", "timestamp", "x1", "y1", "x2", "y2", "label")
+#: The columns of a ground-truth boxes table, in order: the data stage's keyframe and corner
+#: columns and the label (:data:`bench.data.annotations.BOX_COLUMNS` less ``label_name`` and
+#: ``person_id``).
+BOX_COLUMNS = (*KEYFRAME_COLUMNS, *CORNER_COLUMNS, "label")
 #: Columns a boxes table may carry besides :data:`BOX_COLUMNS` (kept when present).
 OPTIONAL_BOX_COLUMNS = ("person_id",)
 #: The columns of a detections table, in order.
 BOX_DETECTION_COLUMNS = (*BOX_COLUMNS, "score")
-#: The columns naming a keyframe (the table of excluded keyframes).
-KEYFRAME_COLUMNS = ("video_id", "timestamp")
 #: The columns of a ground-truth tubes table, in order.
-TUBE_COLUMNS = ("video_id", "tube_id", "label", "frame", "x1", "y1", "x2", "y2")
+TUBE_COLUMNS = ("video_id", "tube_id", "label", "frame", *CORNER_COLUMNS)
 #: The columns of a detected tubes table, in order.
 TUBE_DETECTION_COLUMNS = (*TUBE_COLUMNS, "score")
-
-_COORDINATES = ("x1", "y1", "x2", "y2")
 
 
 def empty_boxes(*, scored: bool = False) -> pd.DataFrame:
@@ -113,7 +131,7 @@ def _ordered_corners(table: pd.DataFrame, what: str) -> None:
         bad = np.flatnonzero(table[hi].to_numpy() < table[lo].to_numpy())
         if len(bad):
             row = int(bad[0])
-            box = [float(table.at[row, c]) for c in _COORDINATES]
+            box = [float(table.at[row, c]) for c in CORNER_COLUMNS]
             raise AnnotationError(
                 f"{what} row {row} (video {table.at[row, 'video_id']!r}): the box "
                 f"[x1, y1, x2, y2] = {box} has {hi} < {lo}. Fix: give the top-left corner "
@@ -153,7 +171,7 @@ def validate_boxes(boxes: pd.DataFrame, *, classes: Sequence[str] | None = None,
         _ids(table, column, what, "box")
     _numbers(table, ("timestamp",), what,
              "give the keyframe's time in seconds (or its frame index) as a plain number")
-    _numbers(table, _COORDINATES, what, "give the box corners as plain numbers")
+    _numbers(table, CORNER_COLUMNS, what, "give the box corners as plain numbers")
     _ordered_corners(table, what)
     if classes is not None:
         known = {str(c) for c in classes}
@@ -264,7 +282,7 @@ def validate_tubes(tubes: pd.DataFrame, *, scored: bool = False,
             f"{what} row {row} (video {table.at[row, 'video_id']!r}): the frame "
             f"{float(frames[row])!r} is not an integer. Fix: give frame indices, not times")
     table["frame"] = frames.astype(np.int64)
-    _numbers(table, _COORDINATES, what, "give the box corners as plain numbers")
+    _numbers(table, CORNER_COLUMNS, what, "give the box corners as plain numbers")
     _ordered_corners(table, what)
     tube = ["video_id", "tube_id", "label"]
     twice = np.flatnonzero(table.duplicated([*tube, "frame"]).to_numpy())
