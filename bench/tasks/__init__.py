@@ -1,6 +1,8 @@
 """The tasks of the field, one sub-package each: ground truth and prediction schemas, the
 standard-format writers and the task's metrics.
 
-Only ``recognition`` (one label per trimmed clip) exists so far; temporal detection and
-spatio-temporal localization are to be siblings of it.
+``recognition`` (one label per trimmed clip), ``detection`` (labelled segments of untrimmed
+videos; mAP at temporal IoU, ActivityNet and THUMOS'14 files) and ``localization`` (actor
+boxes with actions per keyframe; frame-mAP and video-mAP, AVA files; its harness is still to
+come). ``_ranking`` holds the ranking and AP helpers the last two share.
 """
