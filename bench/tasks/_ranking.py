@@ -28,10 +28,15 @@ References
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import numpy as np
+import pandas as pd
 
 __all__ = ["codes_in", "group_ranks", "candidate_pairs", "interpolated_average_precision",
-           "class_average_precision", "resample_counts", "percentile_interval"]
+           "class_average_precision", "resample_counts", "percentile_interval",
+           "check_thresholds", "PerClassAP"]
 
 
 # --- codes and groups -------------------------------------------------------------------------
@@ -139,3 +144,65 @@ def percentile_interval(values: np.ndarray, confidence: float) -> tuple[float, f
     q = [100 * (1 - confidence) / 2, 100 * (1 + confidence) / 2]
     lo, hi = np.nanpercentile(values, q)
     return (float(lo), float(hi))
+
+
+def check_thresholds(values: Sequence[float], what: str) -> np.ndarray:
+    """``values`` as a float64 array of IoU thresholds in (0, 1]; ``what`` names them in the
+    error (e.g. ``"tIoU thresholds"``)."""
+    thr = np.asarray(values, dtype=np.float64).ravel()
+    if not len(thr) or not np.all((thr > 0) & (thr <= 1)):
+        raise ValueError(f"The {what} must be a non-empty list of numbers in (0, 1]. "
+                         f"Got {list(values)!r} instead.")
+    return thr
+
+
+@dataclass(frozen=True)
+class PerClassAP:
+    """AP per class at one or more IoU thresholds: what detection's and localization's
+    class-wise metrics return (:class:`bench.tasks.detection.metrics.DetectionResult`,
+    :class:`bench.tasks.localization.result.LocalizationResult`).
+
+    Attributes
+    ----------
+    thresholds : tuple of float
+    classes : tuple of str
+        The classes with ground truth, sorted.
+    ap : ndarray, shape (n_classes, n_thresholds)
+    n_ground_truth, n_detections : ndarray of int, shape (n_classes,)
+    interval : tuple of float or None
+        Percentile bootstrap interval of the mean over the thresholds, over videos, when
+        asked for.
+    """
+
+    thresholds: tuple[float, ...]
+    classes: tuple[str, ...]
+    ap: np.ndarray
+    n_ground_truth: np.ndarray
+    n_detections: np.ndarray
+    interval: tuple[float, float] | None = None
+
+    @property
+    def map_per_threshold(self) -> np.ndarray:
+        """mAP at each threshold (NaN without ground truth)."""
+        if not len(self.classes):
+            return np.full(len(self.thresholds), np.nan)
+        return self.ap.mean(axis=0)
+
+    def _mean_map(self) -> float:
+        return float(np.mean(self.map_per_threshold))
+
+    def map_at(self, threshold: float) -> float:
+        """mAP at one of :attr:`thresholds`."""
+        index = int(np.argmin(np.abs(np.asarray(self.thresholds) - threshold)))
+        if not np.isclose(self.thresholds[index], threshold):
+            raise KeyError(f"threshold {threshold} was not evaluated; have {self.thresholds}")
+        return float(self.map_per_threshold[index])
+
+    def table(self) -> pd.DataFrame:
+        """Per-class AP: ``label, n_ground_truth, n_detections, ap@<t>...``."""
+        table = pd.DataFrame({"label": list(self.classes),
+                              "n_ground_truth": self.n_ground_truth,
+                              "n_detections": self.n_detections})
+        for k, t in enumerate(self.thresholds):
+            table[f"ap@{t:.2f}"] = self.ap[:, k]
+        return table

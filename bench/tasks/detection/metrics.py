@@ -42,7 +42,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from bench.tasks._ranking import interpolated_average_precision, resample_counts
+from bench.tasks._ranking import (
+    PerClassAP,
+    check_thresholds,
+    interpolated_average_precision,
+    resample_counts,
+)
 from bench.tasks._ranking import percentile_interval as _percentile_interval
 from bench.tasks.detection._kernels import (
     Encoded,
@@ -98,7 +103,7 @@ def temporal_iou(segments: np.ndarray, others: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class DetectionResult:
+class DetectionResult(PerClassAP):
     """mAP at temporal IoU of one set of detections against one ground truth.
 
     Attributes
@@ -112,49 +117,20 @@ class DetectionResult:
         Percentile bootstrap interval of :attr:`average_map` over videos, when asked for.
     """
 
-    thresholds: tuple[float, ...]
-    classes: tuple[str, ...]
-    ap: np.ndarray
-    n_ground_truth: np.ndarray
-    n_detections: np.ndarray
-    interval: tuple[float, float] | None = None
-
-    @property
-    def map_per_threshold(self) -> np.ndarray:
-        """mAP at each threshold (NaN without ground truth)."""
-        if not len(self.classes):
-            return np.full(len(self.thresholds), np.nan)
-        return self.ap.mean(axis=0)
-
     @property
     def average_map(self) -> float:
         """The mean of :attr:`map_per_threshold`."""
-        return float(np.mean(self.map_per_threshold))
-
-    def map_at(self, threshold: float) -> float:
-        """mAP at one of :attr:`thresholds`."""
-        index = int(np.argmin(np.abs(np.asarray(self.thresholds) - threshold)))
-        if not np.isclose(self.thresholds[index], threshold):
-            raise KeyError(f"threshold {threshold} was not evaluated; have {self.thresholds}")
-        return float(self.map_per_threshold[index])
+        return self._mean_map()
 
     def table(self) -> pd.DataFrame:
         """Per-class AP: ``label, n_ground_truth, n_detections, ap@<t>..., average``."""
-        table = pd.DataFrame({"label": list(self.classes),
-                              "n_ground_truth": self.n_ground_truth,
-                              "n_detections": self.n_detections})
-        for k, t in enumerate(self.thresholds):
-            table[f"ap@{t:.2f}"] = self.ap[:, k]
+        table = super().table()
         table["average"] = self.ap.mean(axis=1) if len(self.classes) else []
         return table
 
 
 def _thresholds(thresholds: Sequence[float]) -> np.ndarray:
-    thr = np.asarray(thresholds, dtype=np.float64).ravel()
-    if not len(thr) or not np.all((thr > 0) & (thr <= 1)):
-        raise ValueError(f"The tIoU thresholds must be a non-empty list of numbers in (0, 1]. "
-                         f"Got {list(thresholds)!r} instead.")
-    return thr
+    return check_thresholds(thresholds, "tIoU thresholds")
 
 
 def _prepare(ground_truth: pd.DataFrame, detections: pd.DataFrame,

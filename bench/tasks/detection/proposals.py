@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from bench.tasks._ranking import candidate_pairs, group_ranks
+from bench.tasks._ranking import candidate_pairs, check_thresholds, group_ranks
 from bench.tasks.detection._kernels import codes_of, pair_iou
 from bench.tasks.detection.segments import validate_detections, validate_segments
 
@@ -96,10 +96,7 @@ def average_recall(ground_truth: pd.DataFrame, proposals: pd.DataFrame, *,
     """
     if not isinstance(max_proposals, (int, np.integer)) or max_proposals < 1:
         raise ValueError(f"max_proposals must be an int >= 1. Got {max_proposals!r} instead.")
-    thr = np.asarray(thresholds, dtype=np.float64).ravel()
-    if not len(thr) or not np.all((thr > 0) & (thr <= 1)):
-        raise ValueError(f"The tIoU thresholds must be a non-empty list of numbers in (0, 1]. "
-                         f"Got {list(thresholds)!r} instead.")
+    thr = check_thresholds(thresholds, "tIoU thresholds")
     gt = validate_segments(ground_truth.assign(label=ground_truth.get("label", "segment")),
                            what="ground truth")
     prop = validate_detections(proposals, require_label=False)

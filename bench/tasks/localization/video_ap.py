@@ -31,7 +31,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from bench.tasks._ranking import candidate_pairs, class_average_precision, codes_in, group_ranks
+from bench.tasks._ranking import (
+    candidate_pairs,
+    check_thresholds,
+    class_average_precision,
+    codes_in,
+    group_ranks,
+)
 from bench.tasks.localization.boxes import CORNER_COLUMNS, _pair_iou, validate_tubes
 from bench.tasks.localization.result import LocalizationResult
 
@@ -42,11 +48,7 @@ VIDEO_MAP_THRESHOLDS = (0.2, 0.5)
 
 
 def _thresholds(values: Sequence[float]) -> np.ndarray:
-    thr = np.asarray(values, dtype=np.float64).ravel()
-    if not len(thr) or not np.all((thr > 0) & (thr <= 1)):
-        raise ValueError(f"The 'thresholds' parameter must be a non-empty list of numbers in "
-                         f"(0, 1]. Got {values!r} instead.")
-    return thr
+    return check_thresholds(values, "'thresholds' parameter")
 
 
 @dataclass
