@@ -31,7 +31,8 @@ from bench.tasks.detection import read_database_json, read_results_json
 from bench.tasks.detection.paired import paired_map_test
 from bench.tasks.detection.results import DETECTIONS_FILE, GROUND_TRUTH_FILE
 
-__all__ = ["METRIC", "detection_units", "detection_unit_row", "detection_row"]
+__all__ = ["METRIC", "unit_folder", "detection_units", "read_unit", "detection_unit_row",
+           "detection_row"]
 
 #: The compared figure, as the comparison's Markdown names it.
 METRIC = "mAP@0.5"
@@ -39,7 +40,8 @@ METRIC = "mAP@0.5"
 _COLUMNS = ["video_id", "t_start", "t_end", "label", "score"]
 
 
-def _folder(data: RunData, method: str, fold: int) -> Path:
+def unit_folder(data: RunData, method: str, fold: int) -> Path:
+    """The unit directory of ``(method, fold)`` in a run (``units/<method>__fold<k>``)."""
     return data.run_dir / "units" / f"{method}__fold{fold}"
 
 
@@ -47,15 +49,15 @@ def detection_units(data: RunData) -> list[tuple[str, int]]:
     """``(method, fold)`` of every unit that wrote both detection files."""
     out = []
     for record in data.units or []:
-        folder = data.run_dir / "units" / record.unit.name
+        folder = unit_folder(data, record.unit.method, int(record.unit.fold))
         if (folder / GROUND_TRUTH_FILE).is_file() and (folder / DETECTIONS_FILE).is_file():
             out.append((record.unit.method, int(record.unit.fold)))
     return out
 
 
-def _read_unit(data: RunData, method: str, fold: int):
+def read_unit(data: RunData, method: str, fold: int):
     """``(ground truth segments, test videos, detections)`` of a unit, or ``None``."""
-    folder = _folder(data, method, fold)
+    folder = unit_folder(data, method, fold)
     if not (folder / GROUND_TRUTH_FILE).is_file() or not (folder / DETECTIONS_FILE).is_file():
         return None
     truth = read_database_json(folder / GROUND_TRUTH_FILE)
@@ -94,7 +96,7 @@ def detection_unit_row(base: RunData, cand: RunData, method: str, fold: int, *,
     ``bitwise``, ``test`` / ``mark`` / ``note`` of the byte-for-byte check; or ``({}, note)``
     when the unit's files are missing or the two runs' ground truth differ.
     """
-    read_b, read_c = _read_unit(base, method, fold), _read_unit(cand, method, fold)
+    read_b, read_c = read_unit(base, method, fold), read_unit(cand, method, fold)
     if read_b is None or read_c is None:
         return {}, "no detection files in the " + ("baseline" if read_b is None else "candidate")
     (truth_b, videos_b, det_b), (truth_c, videos_c, det_c) = read_b, read_c

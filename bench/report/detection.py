@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bench.report.compare_detection import detection_units, unit_folder
 from bench.report.convergence import method_marks
 from bench.report.detection_figures import timeline_figure
 from bench.report.detection_generations import detection_generation_steps
@@ -138,14 +139,12 @@ def _leaderboard_lines(data: RunData) -> list[str]:
 
 
 def unit_tables(data: RunData) -> list[tuple[str, int, pd.DataFrame, pd.DataFrame]]:
-    """``(method, fold, ground truth, detections)`` of every unit with both files."""
+    """``(method, fold, ground truth, detections)`` of every unit with both files
+    (:func:`bench.report.compare_detection.detection_units`)."""
     out = []
-    for record in data.units or []:
-        folder = data.run_dir / "units" / record.unit.name
-        if not (folder / GROUND_TRUTH_FILE).is_file() or not (folder / DETECTIONS_FILE).is_file():
-            continue
-        out.append((record.unit.method, record.unit.fold,
-                    read_database_json(folder / GROUND_TRUTH_FILE).segments,
+    for method, fold in detection_units(data):
+        folder = unit_folder(data, method, fold)
+        out.append((method, fold, read_database_json(folder / GROUND_TRUTH_FILE).segments,
                     read_results_json(folder / DETECTIONS_FILE)))
     return out
 

@@ -94,14 +94,14 @@ def detection_replicate_rows(run_dir, *, replicate: int, seed: int,
     """Rows of :data:`NOISE_COLUMNS` for one detection run: ``top1`` holds the unit's mAP at
     tIoU 0.5 (in [0, 1]) recomputed from its ``ground_truth.json`` and ``detections.json``,
     ``n`` its test videos; ``n_correct`` and ``mean_class_acc`` are empty."""
-    from bench.report.compare_detection import _read_unit, detection_units
+    from bench.report.compare_detection import detection_units, read_unit
     from bench.run.rundir import load_run
     from bench.tasks.detection import evaluate_detection
 
     data = load_run(run_dir)
     rows = []
     for method, fold in sorted(detection_units(data)):
-        truth, videos, detections = _read_unit(data, method, fold)
+        truth, videos, detections = read_unit(data, method, fold)
         value = evaluate_detection(truth, detections, (0.5,), videos=videos).average_map
         rows.append(dict(replicate=replicate, seed=seed, environment=environment,
                          method=method, fold=fold, n=len(videos), n_correct=np.nan,
