@@ -325,11 +325,14 @@ def _register_detection() -> None:
     """The deep temporal detectors (:mod:`deep.detection`), task ``detection``."""
     from deep.detection.methods import (
         ACTIONFORMER_CARD,
+        S_CNN_CARD,
         SSN_TAG_CARD,
         build_actionformer_detector,
+        build_segment_cnn_detector,
         build_snippet_tag_detector,
     )
 
+    register_method(S_CNN_CARD, build_segment_cnn_detector)
     register_method(SSN_TAG_CARD, build_snippet_tag_detector)
     register_method(ACTIONFORMER_CARD, build_actionformer_detector)
 

@@ -1,4 +1,5 @@
-"""Temporal action detection in the deep track: snippet classifier, TAG, ActionFormer head."""
+"""Temporal action detection in the deep track: S-CNN windows, snippet classifier, TAG,
+ActionFormer head."""
 
 from deep.detection.actionformer import (
     ActionFormerHead,
@@ -14,17 +15,23 @@ from deep.detection.grouping import TAG_LADDER, basins, score_proposals, tag_pro
 from deep.detection.losses import iou_loss_1d, sigmoid_focal_loss
 from deep.detection.methods import (
     ACTIONFORMER_CARD,
+    S_CNN_CARD,
     SSN_TAG_CARD,
     build_actionformer_detector,
+    build_segment_cnn_detector,
     build_snippet_tag_detector,
 )
 from deep.detection.nms import multiclass_nms, segment_iou, temporal_nms
+from deep.detection.segment_cnn import OverlapLoss, SegmentCNNDetector, segment_windows
 from deep.detection.snippets import SnippetGrid, snippet_clip, snippet_targets
 from deep.detection.tag_detector import SnippetTAGDetector
 
 __all__ = [
     "ACTIONFORMER_CARD",
+    "OverlapLoss",
+    "S_CNN_CARD",
     "SSN_TAG_CARD",
+    "SegmentCNNDetector",
     "TAG_LADDER",
     "ActionFormerDetector",
     "ActionFormerHead",
@@ -34,6 +41,7 @@ __all__ = [
     "assign_targets",
     "basins",
     "build_actionformer_detector",
+    "build_segment_cnn_detector",
     "build_snippet_tag_detector",
     "decode_points",
     "iou_loss_1d",
@@ -43,6 +51,7 @@ __all__ = [
     "regression_ranges",
     "score_proposals",
     "segment_iou",
+    "segment_windows",
     "sigmoid_focal_loss",
     "snippet_clip",
     "snippet_targets",

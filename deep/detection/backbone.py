@@ -263,13 +263,9 @@ class SnippetClassifier(BaseEstimator):
             raise ValueError("no training video could be decoded; see failures_ for the reasons.")
         decoded = [decoded[i] for i in keep]
         segments = [np.asarray(segments[i], dtype=np.float64).reshape(-1, 3) for i in keep]
-        self.n_classes_ = int(n_classes)
-        self.device_ = torch.device(resolve_device(self.device))
-        self.deterministic_ = (self.device_.type == "cpu" if self.deterministic is None
-                               else bool(self.deterministic))
+        self.start_training(n_classes)
         with deterministic_algorithms(self.deterministic_):
             self._train(decoded, segments)
-        self.n_params_ = int(sum(p.numel() for p in self.model_.parameters()))
         return self
 
     def _init_model(self) -> nn.Module:
@@ -294,12 +290,49 @@ class SnippetClassifier(BaseEstimator):
         return model
 
     def _train(self, decoded: list[DecodedVideo], segments: list[np.ndarray]) -> None:
-        model = self._init_model()
-        seed = int(self.random_state)
         frames = _FrameList(decoded)
         train_set = TrainSnippets(frames, [d.path for d in decoded], [d.grid for d in decoded],
-                                  segments, self.n_classes_, seed, tuple(self.scale),
-                                  bool(self.allow_flip), self.modality)
+                                  segments, self.n_classes_, int(self.random_state),
+                                  tuple(self.scale), bool(self.allow_flip), self.modality)
+        criterion = nn.CrossEntropyLoss(label_smoothing=float(self.label_smoothing))
+        fingerprint = self._fingerprint(decoded, segments, self.device_)
+        self.train_network(train_set, criterion, fingerprint, self._checkpoint_dir(fingerprint),
+                           "snippets")
+
+    def start_training(self, n_classes: int) -> None:
+        """Resolve the device and the kernels for a training run over ``n_classes`` classes.
+
+        :meth:`fit_decoded` calls it; a detector that trains this network on its own samples
+        (:class:`deep.detection.segment_cnn.SegmentCNNDetector`) calls it before
+        :meth:`train_network`, inside ``deterministic_algorithms(self.deterministic_)``.
+        """
+        self._check_params()
+        self.n_classes_ = int(n_classes)
+        self.device_ = torch.device(resolve_device(self.device))
+        self.deterministic_ = (self.device_.type == "cpu" if self.deterministic is None
+                               else bool(self.deterministic))
+
+    def train_network(self, train_set, criterion: nn.Module, fingerprint: str,
+                      checkpoint_dir: Path | None, what: str) -> None:
+        """Train a fresh network on ``train_set`` under this classifier's budget.
+
+        Parameters
+        ----------
+        train_set : torch.utils.data.Dataset
+            ``(clip, target)`` items with an ``epoch`` attribute set before each epoch.
+        criterion : torch.nn.Module
+            ``criterion(logits, targets)``: the loss of a batch.
+        fingerprint : str
+            What the checkpoint must match to be resumed.
+        checkpoint_dir : pathlib.Path or None
+            Where the per-epoch checkpoint lives (None: no checkpoint).
+        what : str
+            The progress bar's title (``"snippets"``).
+
+        Sets ``model_`` (eval mode), ``history_``, ``budget_``.
+        """
+        model = self._init_model()
+        seed = int(self.random_state)
         budget = resolve_budget(len(train_set), int(self.batch_size), int(self.epochs),
                                 min_steps=self.min_steps, max_steps=self.max_steps,
                                 warmup_epochs=float(self.warmup_epochs))
@@ -308,9 +341,7 @@ class SnippetClassifier(BaseEstimator):
         sched = torch.optim.lr_scheduler.LambdaLR(
             opt, cosine_with_warmup(budget.warmup_steps, budget.steps))
         scaler = torch.amp.GradScaler("cuda", enabled=False)
-        criterion = nn.CrossEntropyLoss(label_smoothing=float(self.label_smoothing))
-        fingerprint = self._fingerprint(decoded, segments, self.device_)
-        checkpoint = Checkpoint(self._checkpoint_dir(fingerprint), fingerprint)
+        checkpoint = Checkpoint(checkpoint_dir, fingerprint)
         self.history_, epoch = [], 0
         resumed = checkpoint.resume(model, opt, sched, scaler)
         if resumed is not None:
@@ -322,7 +353,7 @@ class SnippetClassifier(BaseEstimator):
                                   batch_size=int(self.batch_size),
                                   num_workers=int(self.num_workers),
                                   pin_memory=self.device_.type == "cuda")
-            desc = f"snippets {epoch + 1}/{budget.epochs}" if self.progress else None
+            desc = f"{what} {epoch + 1}/{budget.epochs}" if self.progress else None
             record = train_one_epoch(model, model, loader, optimizer=opt, scheduler=sched,
                                      scaler=scaler, criterion=criterion,
                                      grad_clip=self.grad_clip, prepare=self._to_device,
@@ -335,6 +366,31 @@ class SnippetClassifier(BaseEstimator):
                         "max_steps": self.max_steps, "validation": False,
                         "resumed": resumed is not None}
         self.model_ = model.eval()
+        self.n_params_ = int(sum(p.numel() for p in self.model_.parameters()))
+
+    def clip_outputs(self, clips, batch_size: int | None = None) -> SnippetOutputs:
+        """Class probabilities and ``fc`` input features of a dataset of clips, in order."""
+        if not hasattr(self, "model_"):
+            raise RuntimeError("This SnippetClassifier is not fitted yet; call fit first.")
+        loader = DataLoader(clips, batch_size=int(batch_size or 2 * self.batch_size),
+                            shuffle=False)
+        captured: list[torch.Tensor] = []
+        hook = self.model_.fc.register_forward_hook(
+            lambda _m, args, _out: captured.append(args[0].detach().float().cpu()))
+        probs = []
+        try:
+            with deterministic_algorithms(self.deterministic_), torch.inference_mode():
+                for batch in loader:
+                    with self._autocast():
+                        logits = self.model_(self._to_device(batch))
+                    probs.append(torch.softmax(logits.float(), dim=1).cpu())
+        finally:
+            hook.remove()
+        if not probs:
+            return (np.zeros((0, self.n_classes_ + 1)),
+                    np.zeros((0, self.feature_dim_), dtype=np.float32))
+        return (torch.cat(probs).numpy().astype(np.float64),
+                torch.cat(captured).numpy().astype(np.float32))
 
     # ------------------------------------------------------------------ outputs
     def snippet_outputs(self, video: DecodedVideo, batch_size: int | None = None
@@ -348,24 +404,8 @@ class SnippetClassifier(BaseEstimator):
         features : numpy.ndarray, shape (n_cells, feature_dim)
             The input of the model's ``fc`` layer (float32).
         """
-        if not hasattr(self, "model_"):
-            raise RuntimeError("This SnippetClassifier is not fitted yet; call fit first.")
-        loader = DataLoader(GridSnippets(video.frames, video.grid, self.modality),
-                            batch_size=int(batch_size or 2 * self.batch_size), shuffle=False)
-        captured: list[torch.Tensor] = []
-        hook = self.model_.fc.register_forward_hook(
-            lambda _m, args, _out: captured.append(args[0].detach().float().cpu()))
-        probs = []
-        try:
-            with deterministic_algorithms(self.deterministic_), torch.inference_mode():
-                for batch in loader:
-                    with self._autocast():
-                        logits = self.model_(self._to_device(batch))
-                    probs.append(torch.softmax(logits.float(), dim=1).cpu())
-        finally:
-            hook.remove()
-        return (torch.cat(probs).numpy().astype(np.float64),
-                torch.cat(captured).numpy().astype(np.float32))
+        return self.clip_outputs(GridSnippets(video.frames, video.grid, self.modality),
+                                 batch_size)
 
     def predict_snippets(self, videos) -> list[SnippetOutputs | None]:
         """:meth:`snippet_outputs` of each video (None, and a failure, where it fails)."""

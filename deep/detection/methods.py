@@ -1,6 +1,8 @@
 """The deep temporal detectors as benchmark methods: factories, recipes and method cards.
 
-Two methods of the detection task stand on the same snippet classifier
+``s_cnn`` (:func:`build_segment_cnn_detector`) classifies multi-scale windows with a network of
+the snippet classifier's model and recipe (not its weights: :mod:`deep.detection.segment_cnn`,
+Shou et al. 2016). Two methods of the detection task stand on the same snippet classifier
 (:class:`~deep.detection.backbone.SnippetClassifier`, the ``r3d_18_small`` preset of
 :mod:`deep.models` over 8-frame RGB-difference snippets, one per 4 frames, of the whole
 frame):
@@ -26,6 +28,8 @@ sized on: ``docs/deep-detection.md``.
 
 References
 ----------
+Shou, Z., Wang, D., Chang, S.-F. (2016). Temporal action localization in untrimmed videos via
+multi-stage CNNs. CVPR. arXiv:1601.02129.
 Zhao, Y., Xiong, Y., Wang, L., Wu, Z., Tang, X., Lin, D. (2017). Temporal action detection
 with structured segment networks. ICCV. arXiv:1704.06228.
 Zhang, C.-L., Wu, J., Li, Y. (2022). ActionFormer: localizing moments of actions with
@@ -40,15 +44,20 @@ from bench.methods import MethodCard, MethodContext
 from deep.detection.actionformer import ActionFormerHead
 from deep.detection.actionformer_detector import ActionFormerDetector
 from deep.detection.backbone import SnippetClassifier
+from deep.detection.segment_cnn import SegmentCNNDetector
 from deep.detection.tag_detector import SnippetTAGDetector
 
 __all__ = [
     "BACKBONE_RECIPES",
     "TAG_RECIPES",
     "ACTIONFORMER_RECIPES",
+    "S_CNN_RECIPES",
+    "S_CNN_NETWORK_RECIPES",
     "backbone_config",
+    "build_segment_cnn_detector",
     "build_snippet_tag_detector",
     "build_actionformer_detector",
+    "S_CNN_CARD",
     "SSN_TAG_CARD",
     "ACTIONFORMER_CARD",
 ]
@@ -64,6 +73,14 @@ BACKBONE_RECIPES: dict[str, dict[str, Any]] = {
     "default": dict(model="r3d_18_small", clip_len=8, frame_interval=2, stride=4,
                     short_side=48, modality="diff", scale=(0.7, 1.0), epochs=4, min_steps=300,
                     max_steps=1200, batch_size=32, lr=2e-3, warmup_epochs=0.5),
+}
+#: The S-CNN detector's recipes (SegmentCNNDetector parameters).
+S_CNN_RECIPES: dict[str, dict[str, Any]] = {"quick": {}, "default": {}}
+#: What the S-CNN window network changes in the snippet classifier's recipe: its own budget
+#: (its epochs are passes over the positive windows and as many background ones).
+S_CNN_NETWORK_RECIPES: dict[str, dict[str, Any]] = {
+    "quick": dict(epochs=6, min_steps=60, max_steps=300),
+    "default": dict(epochs=6, min_steps=200, max_steps=600),
 }
 #: The TAG detector's recipes (SnippetTAGDetector parameters).
 TAG_RECIPES: dict[str, dict[str, Any]] = {"quick": {}, "default": {}}
@@ -106,8 +123,9 @@ def _context_params(ctx: MethodContext) -> dict[str, Any]:
         num_workers=min(8, max(0, int(ctx.jobs) - 2)))
 
 
-def _build(detector_cls, recipe: dict[str, Any], ctx: MethodContext, params: dict[str, Any]):
-    backbone_params = {**backbone_config(ctx.quick), **_context_params(ctx)}
+def _build(detector_cls, recipe: dict[str, Any], ctx: MethodContext, params: dict[str, Any],
+           network: dict[str, Any] | None = None):
+    backbone_params = {**backbone_config(ctx.quick), **(network or {}), **_context_params(ctx)}
     detector_params = {**recipe, "n_classes": len(ctx.classes) or None}
     if "random_state" in detector_cls().get_params():
         detector_params["random_state"] = int(ctx.seed)
@@ -124,6 +142,13 @@ def _build(detector_cls, recipe: dict[str, Any], ctx: MethodContext, params: dic
                              f"{sorted(own)} or a SnippetClassifier parameter "
                              f"(backbone__<name>: {sorted(theirs)})")
     return detector_cls(backbone=SnippetClassifier(**backbone_params), **detector_params)
+
+
+def build_segment_cnn_detector(ctx: MethodContext, **params: Any) -> SegmentCNNDetector:
+    """A fresh, unfitted ``s_cnn`` detector for ``ctx`` (recipe, then ``params``)."""
+    recipe = "quick" if ctx.quick else "default"
+    return _build(SegmentCNNDetector, S_CNN_RECIPES[recipe], ctx, params,
+                  network=S_CNN_NETWORK_RECIPES[recipe])
 
 
 def build_snippet_tag_detector(ctx: MethodContext, **params: Any) -> SnippetTAGDetector:
@@ -149,9 +174,30 @@ def _backbone_cost() -> tuple[int, int, int]:
     return int(count_parameters(model)), int(count_flops(model, shape)), model.fc.in_features
 
 
-def _cards() -> tuple[MethodCard, MethodCard]:
+def _cards() -> tuple[MethodCard, MethodCard, MethodCard]:
     params, flops, feature_dim = _backbone_cost()
     config = backbone_config()
+    network = {**config, **S_CNN_NETWORK_RECIPES["default"]}
+    windows = SegmentCNNDetector()
+    s_cnn = MethodCard(
+        name="s_cnn", track="deep", family="multi-scale segment 3D CNN", year=2016,
+        paper="Shou, Z., Wang, D., Chang, S.-F. Temporal action localization in untrimmed "
+              "videos via multi-stage CNNs. CVPR 2016. arXiv:1601.02129",
+        protocol=(f"sliding windows of {', '.join(map(str, windows.window_frames))} frames, "
+                  f"{round(100 * windows.window_overlap)} % overlap, each resampled to "
+                  f"{network['clip_len']} RGB-difference frames, whole frame at short side "
+                  f"{network['short_side']}; {network['model']} window classifier (classes + "
+                  f"background) trained from scratch with the overlap loss (lambda "
+                  f"{windows.overlap_weight:g}, alpha {windows.overlap_alpha:g}) on windows of "
+                  f"tIoU >= {windows.positive_iou:g} and as many background ones (< "
+                  f"{windows.background_iou:g}), "
+                  f"{_budget_words(network, str(network['batch_size']) + ' windows per step')}; "
+                  f"NMS at tIoU {windows.nms_iou:g}; {windows.max_detections} detections per "
+                  "video"),
+        params=params, flops_per_clip=flops, task="detection",
+        description="multi-scale sliding windows, each resampled and classified by a 3D CNN "
+                    "trained with the overlap loss (small preset; FLOPs per window; 12 "
+                    "classes)")
     head_recipe = ACTIONFORMER_RECIPES["default"]
     head = ActionFormerHead(feature_dim, CARD_NUM_CLASSES, width=head_recipe["width"],
                             n_levels=head_recipe["n_levels"])
@@ -180,7 +226,7 @@ def _cards() -> tuple[MethodCard, MethodCard]:
         params=params + head_params, flops_per_clip=flops, task="detection",
         description="local-attention transformer pyramid on frozen snippet features, per-step "
                     "class scores and start/end distances (small preset; FLOPs per snippet)")
-    return tag, former
+    return s_cnn, tag, former
 
 
-SSN_TAG_CARD, ACTIONFORMER_CARD = _cards()
+S_CNN_CARD, SSN_TAG_CARD, ACTIONFORMER_CARD = _cards()
