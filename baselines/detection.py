@@ -114,9 +114,10 @@ class SlidingWindowDetector(BaseEstimator):
         Detections kept per video (all classes together, by calibrated score).
     n_classes : int or None
         Number of classes; None: the largest training label + 1 (``n_classes_``).
-    n_jobs, cache_dir, progress : extraction settings
-        As in :class:`baselines.methods.ClassicalVideoClassifier` (no cache_dir: a temporary
-        folder per call).
+    n_jobs, backend, scheduler, cache_dir, progress : extraction settings
+        As in :class:`baselines.methods.ClassicalVideoClassifier`: joblib processes, or one
+        task per video on the ``dask.distributed`` scheduler at ``scheduler`` (its workers
+        must see ``cache_dir``); no cache_dir: a temporary folder per call.
     random_state : int
 
     Attributes
@@ -151,8 +152,10 @@ class SlidingWindowDetector(BaseEstimator):
                  negatives_per_video: int = 100, hard_negative_rounds: int = 1,
                  max_training_windows: int = 3000, C="auto",
                  C_grid: tuple = (0.1, 1.0, 10.0, 100.0), cv_folds: int = 3,
-                 duration_prior: bool = True, nms_iou: float = 0.4, top_k: int = 100, n_classes: int | None = None, n_jobs: int = 1,
-                 cache_dir: str | None = None, progress: bool = False, random_state: int = 0):
+                 duration_prior: bool = True, nms_iou: float = 0.4, top_k: int = 100,
+                 n_classes: int | None = None, n_jobs: int = 1, backend: str = "joblib",
+                 scheduler: str | None = None, cache_dir: str | None = None,
+                 progress: bool = False, random_state: int = 0):
         self.extractor = extractor
         self.n_components = n_components
         self.window_lengths = window_lengths
@@ -170,6 +173,8 @@ class SlidingWindowDetector(BaseEstimator):
         self.top_k = top_k
         self.n_classes = n_classes
         self.n_jobs = n_jobs
+        self.backend = backend
+        self.scheduler = scheduler
         self.cache_dir = cache_dir
         self.progress = progress
         self.random_state = random_state
@@ -211,7 +216,8 @@ class SlidingWindowDetector(BaseEstimator):
         """``(index, handle, fps, n_frames)`` of the videos that extract; failures recorded."""
         with stage("extraction"):
             results = extract_to_cache(paths, self.extractor, cache_dir=cache,
-                                       n_jobs=self.n_jobs, progress=self.progress)
+                                       n_jobs=self.n_jobs, backend=self.backend,
+                                       scheduler=self.scheduler, progress=self.progress)
         for result in results:
             if isinstance(result, DescriptorFile):
                 add_seconds(result.seconds, prefix=WORKER_PREFIX)
@@ -403,7 +409,9 @@ def build_sliding_window_detector(ctx: MethodContext, *, channels: tuple | None 
     ctx : MethodContext
         ``quick``: 3 channels (HOG, MBHx, MBHy), denser and shorter tracks, 16 GMM
         components, one mining round on a small pool, C from (1, 10); ``classes`` gives
-        ``n_classes``; ``seed``, ``jobs``, ``cache_dir`` and ``progress`` as usual.
+        ``n_classes``; ``seed``, ``jobs``, ``cache_dir`` and ``progress`` as usual;
+        ``options`` ``backend`` and ``scheduler`` (``--option backend=dask --option
+        scheduler=tcp://HOST:PORT``) as for the recognition methods.
     channels : tuple of str, optional
         Descriptor channels among traj, hog, hof, mbhx, mbhy.
     flow, size, stride, max_descriptors
@@ -429,6 +437,8 @@ def build_sliding_window_detector(ctx: MethodContext, *, channels: tuple | None 
         "extractor": extractor,
         "n_classes": len(ctx.classes) if ctx.classes else None,
         "n_jobs": max(1, int(ctx.jobs)),
+        "backend": (ctx.options or {}).get("backend", "joblib"),
+        "scheduler": (ctx.options or {}).get("scheduler"),
         "cache_dir": str(ctx.cache_dir) if ctx.cache_dir is not None else None,
         "progress": bool(ctx.progress),
         "random_state": ctx.seed,

@@ -37,6 +37,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from bench.paths import cache_home
+
 __all__ = [
     "KERNEL_FLAGS",
     "KERNEL_ENV_VARS",
@@ -46,6 +48,7 @@ __all__ = [
     "environment_key",
     "environment_differences",
     "simulated_isa_environment",
+    "SIMULATED_HOME_PARENT",
 ]
 
 #: CPU flags (``/proc/cpuinfo`` names) that select different kernels in our libraries.
@@ -61,6 +64,10 @@ KERNEL_ENV_VARS = ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "ATEN_CPU_CAPABILIT
 
 #: The variable that marks a process started under a simulated instruction set.
 SIMULATED_ISA_MARKER = "ACTBENCH_SIMULATED_ISA"
+#: The cache home a simulated process was started from; its own cache home is
+#: ``<that>/simulated-<isa>`` (another machine has its own caches: descriptors, decoded frames,
+#: trained detection backbones and generated datasets computed here must not be reused there).
+SIMULATED_HOME_PARENT = "ACTBENCH_SIMULATED_HOME_PARENT"
 
 _OPENCV_AVX512 = "AVX512-SKX,AVX512-COMMON"
 _NUMPY_AVX512 = "X86_V4 AVX512_ICL AVX512_SPR"  # numpy 2.4's dispatch targets above AVX2
@@ -106,7 +113,12 @@ def simulated_isa_environment(name: str, base: Mapping[str, str] | None = None
     if name not in SIMULATED_ISAS:
         raise ValueError(f"--simulate-isa must be one of {', '.join(SIMULATED_ISAS)}; "
                          f"got {name!r}.")
-    variables = {**SIMULATED_ISAS[name], SIMULATED_ISA_MARKER: name}
+    home = (base if base is not None else os.environ).get(SIMULATED_HOME_PARENT) or \
+        (base if base is not None else os.environ).get("ACTBENCH_HOME")
+    root = cache_home(home) if home else cache_home()
+    variables = {**SIMULATED_ISAS[name], SIMULATED_ISA_MARKER: name,
+                 SIMULATED_HOME_PARENT: str(root),
+                 "ACTBENCH_HOME": str(root / f"simulated-{name}")}
     if base is None:
         return variables
     simulated = {k for isa in SIMULATED_ISAS.values() for k in isa}

@@ -37,6 +37,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 from pathlib import Path
 
@@ -50,6 +51,7 @@ from torch.utils.data import DataLoader
 from bench.data.video import file_identity
 from bench.device import resolve_device
 from bench.methods import VideoFailure
+from deep import distributed
 from deep.budget import resolve_budget
 from deep.cache import ClipCache
 from deep.checkpoint import Checkpoint
@@ -329,11 +331,18 @@ class SnippetClassifier(BaseEstimator):
         what : str
             The progress bar's title (``"snippets"``).
 
-        Sets ``model_`` (eval mode), ``history_``, ``budget_``.
+        Sets ``model_`` (eval mode), ``history_``, ``budget_``. Under ``torchrun``
+        (:mod:`deep.distributed`) the model trains inside DistributedDataParallel on a
+        per-rank shard of each epoch (the budget counts the shard), and only rank 0 writes the
+        checkpoint, as the recognition track does.
         """
         model = self._init_model()
+        net = distributed.wrap_model(model, self.device_)
+        info = distributed.current()
         seed = int(self.random_state)
-        budget = resolve_budget(len(train_set), int(self.batch_size), int(self.epochs),
+        sampler = distributed.make_sampler(train_set, shuffle=True, seed=seed)
+        per_rank = math.ceil(len(train_set) / info.world_size)
+        budget = resolve_budget(per_rank, int(self.batch_size), int(self.epochs),
                                 min_steps=self.min_steps, max_steps=self.max_steps,
                                 warmup_epochs=float(self.warmup_epochs))
         opt = build_optimizer(model, "adamw", lr=float(self.lr),
@@ -349,12 +358,15 @@ class SnippetClassifier(BaseEstimator):
             epoch = int(state["epoch"])
         while epoch < budget.epochs:
             train_set.epoch = epoch
+            if sampler is not None:
+                sampler.set_epoch(epoch)
             loader = epoch_loader(train_set, seed=seed, epoch=epoch,
                                   batch_size=int(self.batch_size),
                                   num_workers=int(self.num_workers),
-                                  pin_memory=self.device_.type == "cuda")
-            desc = f"{what} {epoch + 1}/{budget.epochs}" if self.progress else None
-            record = train_one_epoch(model, model, loader, optimizer=opt, scheduler=sched,
+                                  pin_memory=self.device_.type == "cuda", sampler=sampler)
+            desc = (f"{what} {epoch + 1}/{budget.epochs}" if self.progress and info.rank == 0
+                    else None)
+            record = train_one_epoch(net, model, loader, optimizer=opt, scheduler=sched,
                                      scaler=scaler, criterion=criterion,
                                      grad_clip=self.grad_clip, prepare=self._to_device,
                                      autocast=self._autocast, device=self.device_, desc=desc)

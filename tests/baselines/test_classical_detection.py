@@ -324,6 +324,24 @@ def test_same_seed_gives_the_same_detections(quick):
     pd.testing.assert_frame_equal(again.detect(quick["test"]), quick["detections"])
 
 
+def test_dask_workers_give_the_local_detections(quick, tmp_path):
+    """Extraction on a dask.distributed cluster (one task per video, its own cache) gives the
+    detections of the local joblib run, and the options reach the detector."""
+    distributed = pytest.importorskip("dask.distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=None) as cluster:
+        ctx = MethodContext(seed=0, quick=True, classes=quick["ctx"].classes, progress=False,
+                            cache_dir=tmp_path / "dask_cache", jobs=2,
+                            options={"backend": "dask", "scheduler": cluster.scheduler_address})
+        est = build_sliding_window_detector(ctx)
+        assert (est.backend, est.scheduler) == ("dask", cluster.scheduler_address)
+        est.fit(quick["fit_videos"], quick["segments"], groups=quick["groups"])
+        detections = est.detect(quick["test"])
+    pd.testing.assert_frame_equal(detections, quick["detections"])
+    decodable = (set(quick["fit_videos"]) | set(quick["test"])) - {quick["corrupt"]}
+    assert len(list((tmp_path / "dask_cache").rglob("*.npz"))) == len(decodable)
+
+
 def test_clone_and_get_params(quick):
     est = build_sliding_window_detector(quick["ctx"], nms_iou=0.5, top_k=7)
     params = est.get_params()

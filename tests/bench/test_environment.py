@@ -107,3 +107,19 @@ def test_a_simulated_child_environment_keeps_nothing_of_another_simulation():
     assert "OPENCV_CPU_DISABLE" not in child  # set by avx2 / sse41, not by avx512_core
     assert child["ONEDNN_MAX_CPU_ISA"] == "AVX512_CORE"
     assert child[SIMULATED_ISA_MARKER] == "avx512_core"
+
+
+def test_a_simulated_machine_has_its_own_cache_home(tmp_path):
+    """Another machine computes its own descriptors, frames and backbones: the simulated
+    child must not read this machine's caches; a simulation started from a simulation keeps
+    one level."""
+    from bench.paths import cache_home
+
+    base = {"PATH": "/bin", "ACTBENCH_HOME": str(tmp_path)}
+    child = simulated_isa_environment("avx2", base)
+    assert child["ACTBENCH_HOME"] == str(tmp_path / "simulated-avx2")
+    assert cache_home(child["ACTBENCH_HOME"]) != cache_home(str(tmp_path))
+    grandchild = simulated_isa_environment("sse41", child)
+    assert grandchild["ACTBENCH_HOME"] == str(tmp_path / "simulated-sse41")
+    default = simulated_isa_environment("avx2", {"PATH": "/bin"})
+    assert default["ACTBENCH_HOME"] == str(cache_home() / "simulated-avx2")

@@ -6,6 +6,8 @@ normalise with its own half-batch statistics and the two runs would legitimately
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 from _moving_square import make_dataset
@@ -101,3 +103,46 @@ def test_single_process_needs_no_process_group():
     assert distributed.is_main_process()
     assert 0 < distributed.free_port() < 65536
     assert np.isfinite(model(_batch()[0]).detach().numpy()).all()
+
+
+def _detection_worker(rank: int, world_size: int, train: tuple, segments: dict,
+                      work_dir: str) -> dict:
+    """The snippet classifier and the S-CNN window network of the detection track under DDP."""
+    import pandas as pd
+
+    from deep.detection import SegmentCNNDetector, SnippetClassifier
+
+    table = pd.DataFrame(segments)
+    params = dict(short_side=16, clip_len=4, frame_interval=2, stride=8, epochs=1, max_steps=3,
+                  batch_size=8, model_overrides={"widths": (4, 4, 8, 8)}, device="cpu",
+                  allow_flip=False)
+    snippets = SnippetClassifier(**params, work_dir=f"{work_dir}/rank{rank}" if rank
+                                 else work_dir).fit(np.array(train, dtype=object), table)
+    windows = SegmentCNNDetector(backbone=SnippetClassifier(**params), n_classes=12).fit(
+        np.array(train, dtype=object), table)
+    def sample(model):
+        """A few values of every parameter (the results pass through a pipe). Not the
+        BatchNorm running statistics: DDP broadcasts rank 0's before each forward, so after
+        the last step each rank holds its own shard's update (rank 0 writes the results)."""
+        return {k: v.detach().flatten()[:32].clone() for k, v in model.named_parameters()}
+
+    return {"snippets": sample(snippets.model_), "windows": sample(windows.backbone_.model_),
+            "items": snippets.budget_["steps_per_epoch"],
+            "n_cells": sum(g.n_cells for g in (d.grid for d in snippets.decode(
+                train, [], "train")))}
+
+
+def test_detection_networks_train_in_sync_under_ddp(tmp_path, quick_set):
+    segments = quick_set["segments"]
+    results = distributed.spawn_local(
+        _detection_worker, world_size=2,
+        args=(tuple(quick_set["train"]), {c: segments[c].tolist() for c in segments},
+              str(tmp_path / "work")))
+    for net in ("snippets", "windows"):
+        for key, value in results[0][net].items():
+            np.testing.assert_allclose(results[1][net][key], value, rtol=0, atol=1e-6)
+    # each rank's epoch is its shard: half the cells, in batches of 8
+    n_cells = results[0]["n_cells"]
+    assert results[0]["items"] == math.ceil(math.ceil(n_cells / 2) / 8)
+    assert (tmp_path / "work" / "snippet-backbone").is_dir()
+    assert not (tmp_path / "work" / "rank1").exists()  # rank 1 never writes
