@@ -43,6 +43,7 @@ from bench.tasks.detection.diagnosis import ERROR_TYPES, ap_by_duration, false_p
 from bench.tasks.detection.results import (
     DETECTIONS_FILE,
     GROUND_TRUTH_FILE,
+    PROPOSALS_FILE,
     REPORTED_THRESHOLDS,
 )
 
@@ -180,11 +181,18 @@ def _per_class_lines(data: RunData, tables) -> list[str]:
 
 def average_recall_table(data: RunData, tables=None) -> pd.DataFrame:
     """Per method (history order): AR@AN for AN in :data:`AR_AT` and the AR-AN curve's AUC
-    (fractions, mean over folds), of its detections taken as class-agnostic proposals."""
+    (fractions, mean over folds), of its detections taken as class-agnostic proposals.
+
+    The proposals are a unit's ``proposals.json`` (every detection, of any class); a run
+    written before that file existed falls back to ``detections.json``.
+    """
     curves: dict[str, list[dict]] = {}
-    for method, _, truth, detections in unit_tables(data) if tables is None else tables:
+    for method, fold, truth, detections in unit_tables(data) if tables is None else tables:
         if truth.empty:
             continue
+        proposals = unit_folder(data, method, fold) / PROPOSALS_FILE
+        if proposals.is_file():
+            detections = read_results_json(proposals, proposals=True)
         recall = average_recall(truth, detections, max_proposals=max(AR_AT))
         curves.setdefault(method, []).append(
             {**{f"AR@{n}": recall.at(n) for n in AR_AT}, "AUC": recall.auc})

@@ -214,7 +214,11 @@ def _run_detection_unit(unit: Unit, card: Any, manifest: Manifest, config: RunCo
         out / detection.GROUND_TRUTH_FILE, ground_truth,
         pd.DataFrame({"video_id": test["video_id"].astype(str), "subset": "validation",
                       "duration": [durations.get(v, np.nan) for v in test["video_id"]]}))
-    formats.write_results_json(out / detection.DETECTIONS_FILE, detections, videos=scored)
+    formats.write_results_json(out / detection.DETECTIONS_FILE,
+                               detection.evaluated_classes(detections, ground_truth),
+                               videos=scored)
+    formats.write_results_json(out / detection.PROPOSALS_FILE, detections, videos=scored,
+                               proposals=True)
     params = getattr(estimator, "n_params_", None)
     timing = {
         "train_time_s": train_time, "infer_time_s": infer_time, "n_train": len(train),

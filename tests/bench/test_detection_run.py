@@ -165,6 +165,71 @@ def test_a_detection_run_writes_the_fields_files(detection_run, quick_manifest):
         assert float(got.iloc[0]) == pytest.approx(want)
 
 
+def _official_reader(ground_truth_file, prediction_file, *, proposals=False,
+                     subset="validation"):
+    """The reading rules of the official ActivityNet evaluator (``ANETdetection`` /
+    ``ANETproposal``), written from its documented behaviour, not copied: the ground truth
+    needs ``database``, ``taxonomy`` and ``version``; the videos of ``subset`` are read and
+    the classes numbered by the labels of their annotations in order of appearance; a
+    prediction file needs ``results``, ``version`` and ``external_data``, and each detection's
+    ``label`` is looked up in that numbering (a ``KeyError`` otherwise)."""
+    gt = json.loads(ground_truth_file.read_text())
+    if not all(field in gt for field in ("database", "taxonomy", "version")):
+        raise OSError("Please input a valid ground truth file.")
+    index, truth = {}, []
+    for video, entry in gt["database"].items():
+        if entry["subset"] != subset:
+            continue
+        for ann in entry["annotations"]:
+            index.setdefault(ann["label"], len(index))
+            truth.append((video, float(ann["segment"][0]), float(ann["segment"][1]),
+                          ann["label"]))
+    pred = json.loads(prediction_file.read_text())
+    if not all(field in pred for field in ("results", "version", "external_data")):
+        raise OSError("Please input a valid prediction file.")
+    found = []
+    for video, results in pred["results"].items():
+        for r in results:
+            label = "proposal" if proposals else r["label"]
+            if not proposals:
+                index[label]  # noqa: B018 -- the evaluator's lookup: KeyError on another label
+            found.append((video, float(r["segment"][0]), float(r["segment"][1]), label,
+                          float(r["score"])))
+    columns = ["video_id", "t_start", "t_end", "label"]
+    return (pd.DataFrame(truth, columns=columns),
+            pd.DataFrame(found, columns=[*columns, "score"]))
+
+
+def test_every_unit_file_reads_with_the_official_evaluators_rules(detection_run):
+    results = pd.read_csv(detection_run / "results.csv")
+    units = sorted((detection_run / "units").glob("*__fold*"))
+    assert units
+    for unit in units:
+        truth, detections = _official_reader(unit / "ground_truth.json",
+                                             unit / "detections.json")
+        _, proposals = _official_reader(unit / "ground_truth.json", unit / "proposals.json",
+                                        proposals=True)
+        timing = json.loads((unit / "timing.json").read_text())
+        assert len(proposals) == timing["n_detections"] >= len(detections)
+        assert set(detections["label"]) <= set(truth["label"])
+        # what the evaluator reads gives the unit's own mAP
+        method, fold = unit.name.split("__fold")
+        row = results[(results["method"] == method) & (results["fold"] == int(fold))
+                      & (results["metric"] == "map_activitynet")]
+        assert evaluate_detection(truth, detections).average_map == pytest.approx(
+            float(row["value"].iloc[0]))
+    # the check can fail: a detection of a class without ground truth stops the evaluator
+    unit = units[0]
+    raw = json.loads((unit / "detections.json").read_text())
+    video = next(v for v, r in raw["results"].items() if r)
+    raw["results"][video].append({"segment": [0.0, 1.0], "label": "no such class",
+                                  "score": 0.5})
+    planted = unit.parent.parent / "planted.json"
+    planted.write_text(json.dumps(raw))
+    with pytest.raises(KeyError):
+        _official_reader(unit / "ground_truth.json", planted)
+
+
 def test_the_detection_report_has_its_sections(detection_run):
     text = write_report(detection_run).read_text()
     assert "## Leaderboard" in text and "## Per-class AP" in text
@@ -288,7 +353,8 @@ def test_the_proposals_table_is_the_mean_ar_of_the_units(detection_run):
     per_fold = []
     for unit in sorted((detection_run / "units").glob("random_segments__fold*")):
         truth = read_database_json(unit / "ground_truth.json").segments
-        per_fold.append(average_recall(truth, read_results_json(unit / "detections.json")))
+        per_fold.append(average_recall(
+            truth, read_results_json(unit / "proposals.json", proposals=True)))
     for n in AR_AT:
         assert table.at["random_segments", f"AR@{n}"] == pytest.approx(
             np.mean([r.at(n) for r in per_fold]))

@@ -30,12 +30,14 @@ from bench.tasks.detection.metrics import (
     evaluate_detection,
 )
 
-__all__ = ["GROUND_TRUTH_FILE", "DETECTIONS_FILE", "METHOD_COLUMNS", "REPORTED_THRESHOLDS",
-           "ground_truth_table", "training_segments", "detections_table", "ambiguous_table",
-           "metric_values"]
+__all__ = ["GROUND_TRUTH_FILE", "DETECTIONS_FILE", "PROPOSALS_FILE", "METHOD_COLUMNS",
+           "REPORTED_THRESHOLDS", "ground_truth_table", "training_segments", "detections_table",
+           "evaluated_classes", "ambiguous_table", "metric_values"]
 
 GROUND_TRUTH_FILE = "ground_truth.json"
 DETECTIONS_FILE = "detections.json"
+#: Every detection of a unit as a class-agnostic proposal (the ActivityNet proposal format).
+PROPOSALS_FILE = "proposals.json"
 #: The columns of a detection method's ``detect`` output (the method protocol).
 METHOD_COLUMNS = ("video", "t_start", "t_end", "label", "score")
 #: The thresholds with a ``map@<t>`` row of their own.
@@ -105,6 +107,19 @@ def detections_table(raw: pd.DataFrame, id_of: Mapping[str, str],
         "score": numbers[:, 2]})
     order = np.lexsort((-table["score"].to_numpy(), table["video_id"].to_numpy()))
     return table.iloc[order].reset_index(drop=True)
+
+
+def evaluated_classes(detections: pd.DataFrame, ground_truth: pd.DataFrame) -> pd.DataFrame:
+    """The detections of the classes that have ground truth (the rows ``detections.json`` holds).
+
+    mAP averages over the classes with ground-truth instances, so a detection of any other
+    class changes no AP; and the official ActivityNet evaluator indexes the classes by the
+    ground truth's labels and stops with a ``KeyError`` on a prediction of another label. The
+    dropped detections stay in ``proposals.json`` (class-agnostic), where the average recall
+    counts them.
+    """
+    return detections[detections["label"].isin(set(ground_truth["label"]))].reset_index(
+        drop=True)
 
 
 def metric_values(ground_truth: pd.DataFrame, detections: pd.DataFrame,
