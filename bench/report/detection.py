@@ -22,7 +22,7 @@ import pandas as pd
 from bench.report.compare_detection import detection_units, unit_folder
 from bench.report.convergence import method_marks
 from bench.report.detection_figures import timeline_figure
-from bench.report.detection_generations import detection_generation_steps
+from bench.report.detection_generations import detection_generation_steps, floor_comparison
 from bench.report.text import (
     format_count,
     guarded,
@@ -273,7 +273,32 @@ def _generation_lines(data: RunData, tables) -> list[str]:
         lines.append(f"- `{r['from_method']}` ({r['from_generation']}) → `{r['to_method']}` "
                      f"({r['to_generation']}): mAP@0.5 {r['d_map']:+.1f} points{interval}; "
                      f"top detections: {change}.")
-    return [*lines, ""]
+    return [*lines, "", *_floor_lines(data, tables)]
+
+
+def _floor_lines(data: RunData, tables) -> list[str]:
+    table = floor_comparison(data, tables, seed=int(data.run.get("seed", 0) or 0))
+    if table.empty:
+        return []
+    floor = table["floor"].iloc[0]
+    shown = pd.DataFrame({
+        "method": table["method"].map(lambda m: f"`{m}`"), "fold": table["fold"],
+        f"`{floor}` mAP@0.5 %": table["map_floor"].map(lambda v: f"{v:.1f}"),
+        "method mAP@0.5 %": table["map_method"].map(lambda v: f"{v:.1f}"),
+        "Δ [95 % CI] points": [f"{d:+.1f} [{lo:+.1f}, {hi:+.1f}]" for d, lo, hi in
+                               zip(table["d_map"], table["d_low"], table["d_high"],
+                                   strict=True)],
+        "randomisation p": table["p_value"].map(lambda v: f"{v:.3g}"),
+        "beats the floor": table["beats"].map({True: "yes", False: "no"})})
+    beaten = table.groupby("method", sort=False)["beats"].all()
+    verdict = ("every method beats it on every fold" if beaten.all() else
+               "not beaten on every fold by: " + ", ".join(f"`{m}`" for m in beaten.index[
+                   ~beaten.to_numpy()]))
+    return ["### Against the random floor", "",
+            f"Each method against `{floor}` on the same test videos of each fold: mAP@0.5, the "
+            "paired bootstrap 95 % interval of the change over videos and the randomisation "
+            "p-value (`bench.tasks.detection.paired`); a method beats the floor where the "
+            f"whole interval is above zero. Here {verdict}.", "", markdown_table(shown), ""]
 
 
 def _timeline_lines(tables, figures: Path) -> list[str]:

@@ -20,7 +20,7 @@ from bench.run.rundir import RunData, method_order
 from bench.tasks.detection.diagnosis import ERROR_TYPES, false_positive_profile
 from bench.tasks.detection.paired import paired_map_test
 
-__all__ = ["detection_generation_steps"]
+__all__ = ["detection_generation_steps", "floor_comparison"]
 
 
 def _best_per_generation(data: RunData, tables) -> list[tuple[str, str]]:
@@ -86,4 +86,43 @@ def detection_generation_steps(data: RunData, tables, *, n_boot: int = 1000,
             "d_high": 100 * tests[0].interval[1] if one else np.nan,
             "p_value": tests[0].p_value if one else np.nan, "n_folds": len(tests),
             **{f"d_share:{t}": 100 * float(shares[t]) for t in ERROR_TYPES}})
+    return pd.DataFrame(rows)
+
+
+def floor_comparison(data: RunData, tables, *, n_boot: int = 1000, seed: int = 0
+                     ) -> pd.DataFrame:
+    """Every method against the reference floor, fold by fold, on the same test videos.
+
+    The floor is the reference method (track ``reference``, the random segments) with the
+    highest mean mAP@0.5; each other method's change in mAP@0.5 over it is tested with
+    :func:`bench.tasks.detection.paired.paired_map_test` (paired bootstrap interval over videos
+    and randomisation p-value). A method *beats the floor* on a fold when the whole interval is
+    above zero.
+
+    Returns
+    -------
+    DataFrame
+        ``method, fold, floor, map_floor, map_method, d_map, d_low, d_high, p_value, beats``
+        (mAP and changes in points), methods in history order; empty without a floor.
+    """
+    steps = _best_per_generation(data, tables)
+    if not steps or steps[0][0] != "floor":
+        return pd.DataFrame()
+    floor = steps[0][1]
+    units = {(m, fold): (truth, det) for m, fold, truth, det in tables}
+    cards, rows = data.methods, []
+    for method in method_order(data):
+        if method == floor or cards.get(method, {}).get("track") == "reference":
+            continue
+        for fold in sorted(f for m, f in units if m == method):
+            if (floor, fold) not in units:
+                continue
+            truth, base = units[(floor, fold)]
+            test = paired_map_test(truth, base, units[(method, fold)][1], n_boot=n_boot,
+                                   n_perm=n_boot, seed=seed)
+            rows.append({"method": method, "fold": fold, "floor": floor,
+                         "map_floor": 100 * test.map_base, "map_method": 100 * test.map_cand,
+                         "d_map": 100 * test.difference, "d_low": 100 * test.interval[0],
+                         "d_high": 100 * test.interval[1], "p_value": test.p_value,
+                         "beats": bool(test.interval[0] > 0)})
     return pd.DataFrame(rows)

@@ -394,6 +394,34 @@ def test_each_generation_step_is_the_paired_change_between_the_best_methods(dete
         tuple(100 * x for x in want.interval))
 
 
+def test_the_floor_table_pairs_every_method_with_the_random_floor(detection_run):
+    """An oracle beats the floor on every fold (interval above zero); a method that returns the
+    floor's own detections does not (change 0, interval [0, 0])."""
+    from bench.report.detection import unit_tables
+    from bench.report.detection_generations import floor_comparison
+    from bench.run.rundir import load_run
+    from bench.tasks.detection.paired import paired_map_test
+
+    data = load_run(detection_run)
+    tables = unit_tables(data)
+    extra = [(name, fold, truth, det) for _, fold, truth, floor_det in tables
+             for name, det in (("oracle", truth.assign(score=1.0)), ("copycat", floor_det))]
+    data.run["methods"]["oracle"] = {"track": "classical", "year": 2099}
+    data.run["methods"]["copycat"] = {"track": "deep", "year": 2098}
+    table = floor_comparison(data, tables + extra, n_boot=50)
+    assert table["method"].tolist() == ["copycat"] * len(tables) + ["oracle"] * len(tables)
+    by = {(r["method"], r["fold"]): r for r in table.to_dict("records")}
+    for _, fold, truth, floor_det in tables:
+        want = paired_map_test(truth, floor_det, truth.assign(score=1.0), n_boot=50, n_perm=50)
+        got = by[("oracle", fold)]
+        assert got["d_map"] == pytest.approx(100 * want.difference)
+        assert (got["d_low"], got["d_high"]) == pytest.approx(
+            tuple(100 * x for x in want.interval))
+        assert got["beats"] == (want.interval[0] > 0)
+        copy = by[("copycat", fold)]
+        assert copy["d_map"] == 0 and not copy["beats"]
+
+
 # ------------------------------------------------------------------ compare and calibrate
 def _copy_run(run_dir, to):
     import shutil
