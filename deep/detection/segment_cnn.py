@@ -56,12 +56,11 @@ from sklearn.base import clone
 from torch import nn
 from torch.utils.data import Dataset
 
-from bench.tasks.detection.metrics import temporal_iou
 from deep.clips import random_resized_crop_box
 from deep.detection._base import SnippetDetector
 from deep.detection._inputs import DecodedVideo, check_videos, segments_by_video
 from deep.detection.backbone import SnippetClassifier
-from deep.detection.nms import multiclass_nms
+from deep.detection.nms import multiclass_nms, segment_iou
 from deep.detection.snippets import snippet_clip
 from deep.training_loop import deterministic_algorithms
 
@@ -151,7 +150,9 @@ def label_windows(windows_s: np.ndarray, segments: np.ndarray, n_classes: int,
     if not len(segments):
         labels[:] = n_classes
         return labels, np.zeros(len(windows_s))
-    iou = temporal_iou(windows_s, segments[:, :2])
+    windows_s = np.asarray(windows_s, dtype=np.float64).reshape(-1, 2)
+    iou = segment_iou(windows_s[:, :1], windows_s[:, 1:], segments[None, :, 0],
+                      segments[None, :, 1])
     best = iou.argmax(axis=1)
     overlap = iou[np.arange(len(windows_s)), best]
     labels[overlap >= positive_iou] = segments[best, 2].astype(np.int64)[overlap >= positive_iou]
