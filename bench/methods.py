@@ -25,6 +25,26 @@ the class names are ``MethodContext.classes``); a video may have none. ``detect`
 number of scored segments per video, in the same columns plus ``score`` (higher: more
 confident). Failing videos go to ``failures_`` as for recognition, with no detections.
 
+A localization method (the ``localization`` task: spatio-temporal action localization, AVA
+style) is an sklearn estimator over untrimmed videos::
+
+    method.fit(paths, boxes, groups=None) -> method
+    method.localize(paths) -> DataFrame: video, timestamp, x1, y1, x2, y2, label, score
+
+where ``boxes`` is a DataFrame of the training ground truth, one row per (keyframe, actor,
+action): ``video`` (a path of ``paths``), ``timestamp`` (the keyframe's time in seconds),
+``frame`` (its frame index, -1 where the dataset does not know it), ``x1, y1, x2, y2`` (the
+actor's box as fractions of the frame's width and height, top left first), ``label`` (an int
+in ``range(n_classes)``), ``person_id`` (the actor, the same across a video's keyframes); an
+actor doing two actions at a keyframe is two rows with one box, and a video may have none.
+``localize`` returns scored boxes at keyframes, in the same columns (``timestamp`` a keyframe
+time, boxes in [0, 1]) plus ``score``, any number per keyframe (the AVA evaluator keeps the 50
+best of each); it may add ``person_id``, a track id linking one actor's boxes across
+keyframes. Keyframes are one a second, by the rule of
+:func:`bench.data.datasets.localization_truth.keyframe_table` (keyframe ``k`` is the frame
+nearest ``k`` seconds): what the AVA files of a run can hold (whole-second timestamps).
+Failing videos go to ``failures_`` as for recognition, with no boxes.
+
 Optional fitted attributes the runner reads: ``n_params_`` (learned numbers, when they depend
 on the data), ``history_`` (one dict per epoch) with ``best_epoch_`` (whose weights were kept),
 ``budget_`` (the resolved training budget, e.g. ``{"epochs": .., "steps": ..}``) and
@@ -33,6 +53,14 @@ on the data), ``history_`` (one dict per epoch) with ``best_epoch_`` (whose weig
 
 Each method is registered with a :class:`MethodCard` and a factory ``factory(ctx, **params)``
 that builds a fresh, unfitted estimator for a :class:`MethodContext`.
+
+The reference floors of recognition (``chance``) and detection (``random_segments``) are
+defined here. The localization floor, ``random_boxes``, lives in
+:mod:`bench.tasks.localization.floor`: it reads the videos' frame counts through the video
+probe and places its boxes on the keyframes of the ground truth's rule, both in the data
+stage, which this module (a small contract below every stage) may not import. The registry
+imports it by module name (:data:`REFERENCE_MODULES`) when it loads the tracks, as it imports
+the tracks.
 """
 
 from __future__ import annotations
@@ -62,11 +90,12 @@ __all__ = [
     "ChanceClassifier",
     "TRACK_MODULES",
     "TRACK_PACKAGES",
+    "REFERENCE_MODULES",
 ]
 
 #: The tasks a method can serve; the run directory, the metrics and the report section of
 #: each live in ``bench.tasks.<task>``.
-TASKS = ("recognition", "detection")
+TASKS = ("recognition", "detection", "localization")
 
 #: The package of each track. ``bench`` reaches a track only through ``<package>.methods``
 #: (imported once, it registers the track's methods) and ``<package>.perf`` (its kernels'
@@ -74,6 +103,9 @@ TASKS = ("recognition", "detection")
 TRACK_PACKAGES = {"classical": "baselines", "deep": "deep"}
 #: Modules imported (once) to populate the registry.
 TRACK_MODULES = tuple(f"{package}.methods" for package in TRACK_PACKAGES.values())
+#: Modules of the harness that register reference methods this module cannot define itself
+#: (they need a stage it may not import); imported (once) with the tracks.
+REFERENCE_MODULES = ("bench.tasks.localization.floor",)
 
 
 @dataclass(frozen=True)
@@ -210,6 +242,8 @@ def _load_tracks() -> None:
     if _TRACKS_LOADED:
         return
     _TRACKS_LOADED = True
+    for module in REFERENCE_MODULES:
+        importlib.import_module(module)
     for module in TRACK_MODULES:
         try:
             importlib.import_module(module)

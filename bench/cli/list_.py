@@ -29,7 +29,7 @@ def main(args: argparse.Namespace) -> int:
     print()
     print("Methods")
     for card in list_methods(args.pattern, args.track, args.task):
-        print(f"  {card.name:<22s} {card.track:<9s} {card.task:<11s} {card.year}  {card.paper}")
+        print(f"  {card.name:<22s} {card.track:<9s} {card.task:<12s} {card.year}  {card.paper}")
     for module, error in sorted(_TRACK_ERRORS.items()):
         print(f"  (track module {module} not loaded: {error})")
     return 0

@@ -25,11 +25,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
            "allow_missing, and the tables dataset_options, method_params, options); the "
            "options given on the command line override it")
     a("--task", choices=TASKS, default=_SUPPRESS,
-      help="the task of the run; the default suite is every method of that task; default: "
-           "recognition")
+      help="the task of the run: recognition (one label per clip), detection (temporal "
+           "segments) or localization (actor boxes with actions per keyframe, AVA style); "
+           "the default suite is every method of that task; default: recognition")
     a("--dataset", metavar="D", default=_SUPPRESS,
       help="dataset adapter (see `python -m bench list`); default: the task's generated "
-           "set, no download (recognition: synthetic; detection: untrimmed)")
+           "set, no download (recognition: synthetic; detection and localization: untrimmed)")
     a("--root", metavar="R", default=_SUPPRESS,
       help="dataset root folder (datasets read from disk)")
     a("--annotations", metavar="DIR", default=_SUPPRESS,
@@ -56,7 +57,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--out", metavar="DIR", default=_SUPPRESS,
       help="run directory to create; default: runs/<dataset>-<UTC timestamp>")
     a("--quick", action="store_true", default=_SUPPRESS,
-      help="small, fast method configurations and the quick synthetic preset (tests, CI)")
+      help="small, fast method configurations and the quick preset of the generated "
+           "datasets (synthetic, untrimmed) (tests, CI)")
     a("--resume", metavar="DIR", default=None,
       help="finish an interrupted run: reuse DIR/run.json's config, check the split "
            "fingerprints, keep the finished (method, fold) units and redo the rest "
@@ -101,8 +103,9 @@ def _print_summary(run_dir) -> None:
     import pandas as pd
 
     results = pd.read_csv(run_dir / "results.csv")
-    metric, title = ("top1", "top-1") if (results["metric"] == "top1").any() else (
-        "map@0.50", "mAP@0.5")
+    headlines = (("top1", "top-1"), ("map@0.50", "mAP@0.5"), ("frame_map@0.50", "frame-mAP@0.5"))
+    metric, title = next(((m, t) for m, t in headlines if (results["metric"] == m).any()),
+                         headlines[0])
     headline = results[results["metric"] == metric].groupby("method")["value"].mean()
     failures = pd.read_csv(run_dir / "failures.csv")
     print(f"run directory: {run_dir}")

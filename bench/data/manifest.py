@@ -11,15 +11,24 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["Manifest", "SUBSETS", "ANNOTATION_COLUMNS", "NO_LABEL", "RootGuard", "resolve_inside",
-           "fold_column"]
+__all__ = ["Manifest", "SUBSETS", "ANNOTATION_COLUMNS", "BOX_ANNOTATION_COLUMNS", "NO_LABEL",
+           "NO_FRAME", "RootGuard", "resolve_inside", "fold_column"]
 
 #: The subsets a video can belong to in a fold.
 SUBSETS = ("train", "test", "unused")
 #: The columns every row of a detection manifest's annotations has.
 ANNOTATION_COLUMNS = ("video_id", "t_start", "t_end", "label", "label_name")
+#: The columns every row of a localization manifest's box annotations has: the data stage's
+#: boxes schema (:data:`bench.data.annotations.boxes.BOX_COLUMNS`: the keyframe's time in
+#: seconds, the box as fractions of the frame, the action's class index, its name, the actor)
+#: and the keyframe's frame index.
+BOX_ANNOTATION_COLUMNS = ("video_id", "timestamp", "frame", "x1", "y1", "x2", "y2", "label",
+                          "label_name", "person_id")
 #: ``label`` of a video without a single label (an untrimmed video of a detection dataset).
 NO_LABEL = -1
+#: ``frame`` of a box annotation whose frame index is not known without decoding the video
+#: (an AVA file gives the keyframe's time only; building a manifest decodes nothing).
+NO_FRAME = -1
 
 _BASE_COLUMNS = ("video_id", "path", "label", "label_name", "group")
 
@@ -92,6 +101,17 @@ class Manifest:
         (``video_id, t_start, t_end, label, label_name``; seconds; ``label`` indexes into
         ``classes``) plus any the adapter keeps (``actor``). Such a manifest's ``label`` is
         :data:`NO_LABEL` where a video has no single label.
+    boxes : pandas.DataFrame, optional
+        The ground truth of spatio-temporal localization: one row per (video, keyframe, actor,
+        action), columns :data:`BOX_ANNOTATION_COLUMNS` (``timestamp`` in seconds, ``frame``
+        the keyframe's frame index or :data:`NO_FRAME`, ``x1, y1, x2, y2`` fractions of the
+        frame's width and height with ``x1 < x2`` and ``y1 < y2``, ``label`` indexing into
+        ``classes``, ``person_id`` the actor, the same across the keyframes of a video) plus
+        any the adapter keeps. With boxes, as with ``annotations``, the table's ``label`` may
+        be :data:`NO_LABEL` (a video with no single label). An adapter may list keyframes left
+        out of the evaluation
+        (AVA's excluded timestamps) in ``meta["excluded_keyframes"]``, ``[video_id,
+        timestamp]`` pairs.
 
     Notes
     -----
@@ -106,6 +126,7 @@ class Manifest:
     dataset: str = "unknown"
     meta: dict = field(default_factory=dict)
     annotations: pd.DataFrame | None = None
+    boxes: pd.DataFrame | None = None
 
     def __post_init__(self) -> None:
         self.root = Path(self.root)
@@ -126,13 +147,15 @@ class Manifest:
                     f"{sorted(self.table.loc[bad, fold_column(fold)].unique())[:5]}"
                 )
         labels = self.table["label"].to_numpy()
-        lowest = NO_LABEL if self.annotations is not None else 0
+        lowest = NO_LABEL if self.annotations is not None or self.boxes is not None else 0
         if len(labels) and (labels.min() < lowest or labels.max() >= len(self.classes)):
             raise ValueError("labels must index into classes")
         self.table = self.table.reset_index(drop=True)
         self.table["label"] = self.table["label"].astype(int)
         if self.annotations is not None:
             self.annotations = self._checked_annotations(self.annotations)
+        if self.boxes is not None:
+            self.boxes = self._checked_boxes(self.boxes)
 
     def _checked_annotations(self, annotations: pd.DataFrame) -> pd.DataFrame:
         missing = [c for c in ANNOTATION_COLUMNS if c not in annotations.columns]
@@ -149,6 +172,32 @@ class Manifest:
         out["label"] = out["label"].astype(int)
         return out
 
+    def _checked_boxes(self, boxes: pd.DataFrame) -> pd.DataFrame:
+        """The box annotations with normalised dtypes, or an error naming the row and the fix."""
+        # The data stage's box rules (the manifest is imported by the annotation package
+        # through the adapters, so the import is here, not at the top).
+        from bench.data.annotations.boxes import validate_boxes
+
+        missing = [c for c in BOX_ANNOTATION_COLUMNS if c not in boxes.columns]
+        if missing:
+            raise ValueError(f"manifest boxes lack columns {missing}; a localization manifest's "
+                             f"boxes have {list(BOX_ANNOTATION_COLUMNS)}")
+        unknown = ~boxes["video_id"].isin(set(self.table["video_id"]))
+        if unknown.any():
+            raise ValueError("manifest boxes name videos that are not in the table, "
+                             f"e.g. {boxes.loc[unknown, 'video_id'].tolist()[:5]}")
+        out = validate_boxes(boxes, classes=dict(enumerate(self.classes)),
+                             what="manifest boxes")
+        frames = pd.to_numeric(out["frame"], errors="coerce").to_numpy(dtype=np.float64)
+        bad = ~np.isfinite(frames) | (frames != np.round(frames)) | (frames < NO_FRAME)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"manifest boxes row {row}: the frame {out.at[row, 'frame']!r} is "
+                             f"not a frame index >= 0 (or {NO_FRAME}: not known). Fix: give "
+                             "the keyframe's frame index as an integer")
+        out["frame"] = frames.astype(np.int64)
+        return out
+
     def segments(self, rows: pd.DataFrame | None = None) -> pd.DataFrame:
         """The annotation rows of ``rows``' videos (default: all), in the table's video order."""
         if self.annotations is None:
@@ -160,6 +209,29 @@ class Manifest:
         position = keep["video_id"].map(order).to_numpy()
         return keep.iloc[np.lexsort((keep["t_start"].to_numpy(), position))].reset_index(
             drop=True)
+
+    def keyframe_boxes(self, rows: pd.DataFrame | None = None) -> pd.DataFrame:
+        """The box rows of ``rows``' videos (default: all), by the table's video order, then
+        keyframe time, actor and label."""
+        if self.boxes is None:
+            raise ValueError(f"dataset {self.dataset!r} has no box annotations (spatio-temporal "
+                             "localization needs actor boxes per keyframe)")
+        rows = self.table if rows is None else rows
+        order = {vid: i for i, vid in enumerate(rows["video_id"])}
+        keep = self.boxes[self.boxes["video_id"].isin(order)]
+        position = keep["video_id"].map(order).to_numpy()
+        order = np.lexsort((keep["label"].to_numpy(), keep["person_id"].to_numpy(),
+                            keep["timestamp"].to_numpy(), position))
+        return keep.iloc[order].reset_index(drop=True)
+
+    def excluded_keyframes(self, rows: pd.DataFrame | None = None) -> pd.DataFrame:
+        """The keyframes of ``rows``' videos (default: all) that the dataset leaves out of the
+        evaluation (``meta["excluded_keyframes"]``), ``video_id, timestamp``; empty if none."""
+        listed = self.meta.get("excluded_keyframes") or []
+        table = pd.DataFrame([(str(v), float(t)) for v, t in listed],
+                             columns=["video_id", "timestamp"])
+        videos = set((self.table if rows is None else rows)["video_id"].astype(str))
+        return table[table["video_id"].isin(videos)].reset_index(drop=True)
 
     # ------------------------------------------------------------------ folds
     @property
@@ -184,8 +256,11 @@ class Manifest:
         """SHA-256 of the sorted ``(video_id, label, subset)`` triples of ``fold``.
 
         With annotations, the sorted ``(video_id, t_start, t_end, label)`` rows of the fold's
-        videos follow: changed ground truth is a different split. Two results with different
-        fingerprints were computed on different splits and are never compared.
+        videos follow; with boxes, the sorted ``(video_id, timestamp, frame, person_id, x1, y1,
+        x2, y2, label)`` rows (times and corners to 6 decimals) and the excluded keyframes of
+        those videos: changed ground truth is a different split. A manifest without either
+        keeps the fingerprint of its split alone. Two results with different fingerprints
+        were computed on different splits and are never compared.
         """
         self._check_fold(fold)
         col = fold_column(fold)
@@ -202,6 +277,18 @@ class Manifest:
                 f"{vid}\t{start:.6f}\t{end:.6f}\t{int(lab)}\n"
                 for vid, start, end, lab in zip(rows["video_id"], rows["t_start"],
                                                 rows["t_end"], rows["label"], strict=True))
+        if self.boxes is not None:
+            used_rows = self.table[self.table[col] != "unused"]
+            rows = self.boxes[self.boxes["video_id"].isin(set(used_rows["video_id"]))]
+            lines += sorted(
+                f"box\t{vid}\t{ts:.6f}\t{int(frame)}\t{int(person)}\t{x1:.6f}\t{y1:.6f}\t"
+                f"{x2:.6f}\t{y2:.6f}\t{int(lab)}\n"
+                for vid, ts, frame, person, x1, y1, x2, y2, lab in zip(
+                    rows["video_id"], rows["timestamp"], rows["frame"], rows["person_id"],
+                    rows["x1"], rows["y1"], rows["x2"], rows["y2"], rows["label"], strict=True))
+            excluded = self.excluded_keyframes(used_rows)
+            lines += sorted(f"excluded\t{vid}\t{ts:.6f}\n" for vid, ts in
+                            zip(excluded["video_id"], excluded["timestamp"], strict=True))
         digest = hashlib.sha256()
         for line in lines:
             digest.update(line.encode("utf-8"))
@@ -231,8 +318,10 @@ class Manifest:
         keep = ~self.table["video_id"].isin(dropped)
         annotations = None if self.annotations is None else self.annotations[
             ~self.annotations["video_id"].isin(dropped)].copy()
+        boxes = None if self.boxes is None else self.boxes[
+            ~self.boxes["video_id"].isin(dropped)].copy()
         return Manifest(self.table[keep].copy(), self.root, self.classes, self.dataset,
-                        dict(self.meta), annotations)
+                        dict(self.meta), annotations, boxes)
 
     def clip_metadata(self) -> pd.DataFrame | None:
         """The adapter's per-video attributes of this manifest's videos, or None.

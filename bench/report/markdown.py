@@ -2,7 +2,8 @@
 
 The report is meant to be read on GitHub: a run summary, then the task's sections (for
 recognition: a leaderboard, per-class F1, the history of the field and one confusion matrix
-per method, :mod:`bench.report.recognition`), training curves, run-to-run noise of a release
+per method, :mod:`bench.report.recognition`; detection: :mod:`bench.report.detection`;
+localization: :mod:`bench.report.localization`), training curves, run-to-run noise of a release
 record and the videos that failed (:mod:`bench.report.run_sections`).
 """
 
@@ -15,6 +16,8 @@ from bench.atomic import write_text
 from bench.report.detection import CONTENTS as DETECTION_CONTENTS
 from bench.report.detection import detection_sections
 from bench.report.generations import DEFAULT_SOLVE_THRESHOLD
+from bench.report.localization import CONTENTS as LOCALIZATION_CONTENTS
+from bench.report.localization import localization_sections
 from bench.report.recognition import CONTENTS as RECOGNITION_CONTENTS
 from bench.report.recognition import recognition_sections
 from bench.report.run_sections import (
@@ -32,7 +35,8 @@ __all__ = ["write_report", "TASK_REPORTS"]
 #: Per task: its entries of the table of contents and the function writing its sections
 #: ``(data, figures, solve_threshold) -> lines``.
 TASK_REPORTS = {"recognition": (RECOGNITION_CONTENTS, recognition_sections),
-                "detection": (DETECTION_CONTENTS, detection_sections)}
+                "detection": (DETECTION_CONTENTS, detection_sections),
+                "localization": (LOCALIZATION_CONTENTS, localization_sections)}
 
 
 def write_report(run_dir: str | os.PathLike, *,

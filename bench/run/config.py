@@ -26,7 +26,8 @@ __all__ = ["RunConfig", "RunConfigError", "FailureRateExceeded", "DEFAULT_DATASE
            "resolve_config", "utc_now"]
 
 #: The embedded dataset of each task: generated, no download.
-DEFAULT_DATASETS = {"recognition": "synthetic", "detection": "untrimmed"}
+DEFAULT_DATASETS = {"recognition": "synthetic", "detection": "untrimmed",
+                    "localization": "untrimmed"}
 
 
 class RunConfigError(ValueError):
@@ -48,7 +49,7 @@ class RunConfig:
     dataset : str or None, default None
         Registered dataset adapter (``python -m bench list``); None: the task's embedded
         default (:data:`DEFAULT_DATASETS`: ``synthetic`` for recognition, ``untrimmed`` for
-        detection).
+        detection and localization).
     root : str or None
         Dataset root on disk (datasets read from disk).
     annotations : str or None

@@ -21,7 +21,11 @@ __all__ = ["load_manifest", "probe", "probe_failure_rows", "failure_message"]
 
 
 def load_manifest(config: RunConfig) -> tuple[Manifest, list[str]]:
-    """The dataset's manifest, minus (with ``allow_missing``) the files missing on disk."""
+    """The dataset's manifest, minus (with ``allow_missing``) the files missing on disk.
+
+    An adapter that serves several tasks (``DatasetInfo.takes_task``: the untrimmed scenes)
+    gets the run's task, so that it builds that task's ground truth.
+    """
     from bench.data.datasets import dataset_info, load_dataset
 
     options = dict(config.dataset_options)
@@ -30,6 +34,8 @@ def load_manifest(config: RunConfig) -> tuple[Manifest, list[str]]:
     info = dataset_info(config.dataset)
     if info is not None and info.handles_missing and config.allow_missing:
         options["allow_missing"] = True
+    if info is not None and info.takes_task:
+        options["task"] = config.task
     try:
         manifest = load_dataset(config.dataset, config.root, config.annotations, **options)
     except KeyError as exc:

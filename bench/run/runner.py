@@ -130,15 +130,29 @@ def _check_methods(config: RunConfig) -> None:
 def _check_task_data(config: RunConfig, manifest: Manifest) -> None:
     """The dataset carries the ground truth of the run's task."""
     has_segments = manifest.annotations is not None
+    has_boxes = manifest.boxes is not None
+    name = config.dataset
     if config.task == "detection" and not has_segments:
+        if has_boxes:
+            raise RunConfigError(
+                f"dataset {name!r} has actor boxes per keyframe, not temporal segments: run it "
+                "with --task localization")
         raise RunConfigError(
-            f"dataset {config.dataset!r} has one label per video, no temporal annotations: "
-            "temporal detection needs a dataset of untrimmed videos with segments (untrimmed, "
-            "or a folder with a segments CSV); see `python -m bench list`")
-    if config.task == "recognition" and has_segments:
+            f"dataset {name!r} has one label per video, no temporal annotations: temporal "
+            "detection needs a dataset of untrimmed videos with segments (untrimmed, or a "
+            "folder with a segments CSV); see `python -m bench list`")
+    if config.task == "localization" and not has_boxes:
+        what = "temporal segments only" if has_segments else "one label per video"
         raise RunConfigError(
-            f"dataset {config.dataset!r} holds untrimmed videos with temporal annotations, "
-            "not one label per video: run it with --task detection")
+            f"dataset {name!r} has no box annotations ({what}): spatio-temporal localization "
+            "needs actor boxes with action labels per keyframe (the untrimmed dataset builds "
+            "them for --task localization); see `python -m bench list`")
+    if config.task == "recognition" and (has_segments or has_boxes):
+        what, task = (("temporal annotations", "detection") if has_segments else
+                      ("actor boxes per keyframe", "localization"))
+        raise RunConfigError(
+            f"dataset {name!r} holds untrimmed videos with {what}, not one label per video: "
+            f"run it with --task {task}")
 
 
 def _check_resume(previous: dict[str, Any], record: dict[str, Any], folds: Sequence[int],

@@ -128,6 +128,8 @@ def run_unit(unit: Unit, manifest: Manifest, config: RunConfig, run_dir: Path,
     card = get_method(unit.method).card
     if card.task == "detection":
         return _run_detection_unit(unit, card, manifest, config, run_dir, fingerprint)
+    if card.task == "localization":
+        return _run_localization_unit(unit, card, manifest, config, run_dir, fingerprint)
     train = manifest.subset(unit.fold, "train")
     test = manifest.subset(unit.fold, "test")
     n_classes = len(manifest.classes)
@@ -232,6 +234,69 @@ def _run_detection_unit(unit: Unit, card: Any, manifest: Manifest, config: RunCo
     metrics = detection.metric_values(kept, detections, scored, ambiguous=ambiguous,
                                       seed=config.seed,
                                       n_boot=int(config.options.get("n_boot", 1000)))
+    results = _result_rows(unit, card, fingerprint, metrics, timing)
+    history = _record_fitted_facts(estimator, timing)
+    rundir.write_unit(run_dir, unit, predictions=[], failures=failures, results=results,
+                      timing=timing, history=history,
+                      finished=utc_now().isoformat(timespec="seconds"))
+    return timing
+
+
+def _run_localization_unit(unit: Unit, card: Any, manifest: Manifest, config: RunConfig,
+                           run_dir: Path, fingerprint: str) -> dict[str, Any]:
+    """:func:`run_unit` for a spatio-temporal localization method
+    (:mod:`bench.tasks.localization`).
+
+    Writes the fold's test ground truth, the method's boxes, the label map and the excluded
+    keyframes as AVA files into the unit's folder, and the task's rows, computed from those
+    files as written, into its results (:mod:`bench.tasks.localization.results`).
+    """
+    from bench.tasks.localization import results as localization
+
+    train = manifest.subset(unit.fold, "train")
+    test = manifest.subset(unit.fold, "test")
+    path_of = dict(zip(manifest.table["video_id"], manifest.paths(), strict=True))
+    id_of = {path: vid for vid, path in path_of.items()}
+    t0 = time.perf_counter()
+    with profile.scope() as fit_stages:
+        estimator = _build_estimator(unit, manifest, config, run_dir)
+        estimator.fit(manifest.paths(train),
+                      localization.training_boxes(manifest.keyframe_boxes(train), path_of),
+                      groups=train["group"].to_numpy())
+    train_time = time.perf_counter() - t0
+    test_paths = manifest.paths(test)
+    t1 = time.perf_counter()
+    with profile.scope() as predict_stages:
+        raw = estimator.localize(test_paths)
+    infer_time = time.perf_counter() - t1
+
+    detections, dropped = localization.detections_table(raw, id_of, len(manifest.classes),
+                                                        unit.method)
+    failures = _failure_rows(unit, manifest, estimator, test_paths,
+                             np.ones(len(test_paths), dtype=bool))
+    failed = {row[2] for row in failures}
+    failed_ids = [vid for vid, rel in zip(test["video_id"], test["path"], strict=True)
+                  if rel in failed]
+    scored = [vid for vid in test["video_id"] if vid not in failed_ids]
+    ground_truth = localization.ground_truth_table(manifest.keyframe_boxes(test))
+    excluded = localization.excluded_table(manifest.excluded_keyframes(test), ground_truth,
+                                           failed_ids)
+    out = unit.directory(run_dir)
+    localization.write_unit_files(out, ground_truth,
+                                  detections[detections["video_id"].isin(set(scored))],
+                                  excluded, manifest.classes)
+    params = getattr(estimator, "n_params_", None)
+    timing = {
+        "train_time_s": train_time, "infer_time_s": infer_time, "n_train": len(train),
+        "n_test": len(test), "n_scored": len(scored), "n_failed_videos": len(failed),
+        "n_fold_videos": len(train) + len(test), "n_detections": len(detections),
+        "n_dropped_detections": dropped, "n_excluded_keyframes": len(excluded),
+        "params": card.params if params is None else params,
+        "stages": {"fit": fit_stages, "predict": predict_stages},
+    }
+    metrics = localization.metric_values(localization.read_unit_files(out), scored,
+                                         seed=config.seed,
+                                         n_boot=int(config.options.get("n_boot", 1000)))
     results = _result_rows(unit, card, fingerprint, metrics, timing)
     history = _record_fitted_facts(estimator, timing)
     rundir.write_unit(run_dir, unit, predictions=[], failures=failures, results=results,

@@ -29,6 +29,11 @@ class DatasetInfo:
         Whether the builder takes ``allow_missing`` (excludes and records the listed videos
         that are missing on disk instead of stopping); the runner passes ``--allow-missing``
         only to such builders.
+    takes_task : bool
+        Whether the builder takes ``task`` (a dataset that serves several tasks and builds
+        each one's ground truth: the untrimmed scenes give segments for ``detection`` and
+        keyframe boxes for ``localization``); the runner passes the run's task only to such
+        builders.
     default_options, quick_options : dict
         Options the runner passes unless the user gives them: the former for a normal run,
         the latter with ``--quick`` (e.g. the synthetic preset).
@@ -39,6 +44,7 @@ class DatasetInfo:
     builder: Callable[..., Manifest]
     needs_root: bool = True
     handles_missing: bool = False
+    takes_task: bool = False
     default_options: dict[str, Any] = field(default_factory=dict)
     quick_options: dict[str, Any] = field(default_factory=dict)
 
@@ -51,13 +57,14 @@ _ADAPTER_MODULES = ("folder", "ucf101", "hmdb51", "kth", "weizmann", "kinetics",
 
 
 def register_dataset(name: str, description: str, needs_root: bool = True, *,
-                     handles_missing: bool = False, default_options: dict | None = None,
-                     quick_options: dict | None = None):
+                     handles_missing: bool = False, takes_task: bool = False,
+                     default_options: dict | None = None, quick_options: dict | None = None):
     """Decorator registering ``builder`` as dataset ``name`` (see :class:`DatasetInfo`)."""
 
     def decorate(builder: Callable[..., Manifest]) -> Callable[..., Manifest]:
         _DATASETS[name] = DatasetInfo(name, description, builder, needs_root, handles_missing,
-                                      dict(default_options or {}), dict(quick_options or {}))
+                                      takes_task, dict(default_options or {}),
+                                      dict(quick_options or {}))
         return builder
 
     return decorate
