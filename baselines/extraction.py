@@ -59,6 +59,7 @@ __all__ = [
     "extract_to_cache",
     "DescriptorFile",
     "cache_key",
+    "one_thread_per_video",
     "extraction_perf_rows",
     "EXTRACTOR_VERSION",
 ]
@@ -173,7 +174,7 @@ def _jsonable(obj: Any) -> Any:
 
 # ------------------------------------------------------------------ one video
 @contextlib.contextmanager
-def _one_thread_per_video():
+def one_thread_per_video():
     """Run the Numba kernels and OpenCV single-threaded inside one video's extraction.
 
     Extraction is parallel across videos (joblib / Dask workers); threading inside the
@@ -232,7 +233,7 @@ def extract_video(
     .. [2] H. Wang, A. Kläser, C. Schmid, C.-L. Liu, "Dense trajectories and motion boundary
        descriptors for action recognition", IJCV 103(1), 2013, doi:10.1007/s11263-012-0594-8.
     """
-    with _one_thread_per_video():
+    with one_thread_per_video():
         return _extract_group(path, [config], max_window)[0]
 
 
@@ -401,7 +402,7 @@ def extract_videos(path: str | os.PathLike, configs) -> list[dict[str, np.ndarra
     for i, config in enumerate(configs):
         groups.setdefault(_decode_key(config), []).append(i)
     out: list[dict[str, np.ndarray] | None] = [None] * len(configs)
-    with _one_thread_per_video():
+    with one_thread_per_video():
         for members in groups.values():
             for i, feats in zip(members, _extract_group(path, [configs[i] for i in members],
                                                         None), strict=True):

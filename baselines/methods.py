@@ -530,3 +530,16 @@ def _register_detection() -> None:
 
 
 _register_detection()
+
+
+def _register_localization() -> None:
+    """The classical localizer (:mod:`baselines.localization`) and OpenCV's pretrained HOG
+    people detector (:mod:`baselines.opencv_people`), task ``localization``."""
+    from baselines.localization import HOG_TUBES_CARD, build_hog_tubes
+    from baselines.opencv_people import OPENCV_PEOPLE_CARD, build_opencv_people
+
+    register_method(HOG_TUBES_CARD, build_hog_tubes)
+    register_method(OPENCV_PEOPLE_CARD, build_opencv_people)
+
+
+_register_localization()
