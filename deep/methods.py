@@ -338,3 +338,13 @@ def _register_detection() -> None:
 
 
 _register_detection()
+
+
+def _register_localization() -> None:
+    """The deep spatio-temporal localizer (:mod:`deep.localization`), task ``localization``."""
+    from deep.localization.methods import ROI_ACTION_HEAD_CARD, build_roi_action_localizer
+
+    register_method(ROI_ACTION_HEAD_CARD, build_roi_action_localizer)
+
+
+_register_localization()

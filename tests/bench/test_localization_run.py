@@ -188,7 +188,7 @@ def test_the_floor_is_registered_for_localization():
     assert (floor.random_state, floor.per_keyframe) == (4, 5)
     card = get_method("random_boxes").card
     assert (card.task, card.track) == ("localization", "reference")
-    assert [c.name for c in list_methods(task="localization")] == ["random_boxes"]
+    assert "random_boxes" in [c.name for c in list_methods(task="localization")]
 
 
 # ---------------------------------------------------------------------------- unit tables

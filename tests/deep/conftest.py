@@ -21,3 +21,27 @@ def quick_set(tmp_path_factory):
     return dict(ds=ds, paths=paths, segments=segments, root=root,
                 train=np.array([paths[v] for v in train], dtype=object),
                 test=np.array([paths[v] for v in test], dtype=object))
+
+
+@pytest.fixture(scope="session")
+def quick_boxes(quick_set):
+    """Fold 1 of the quick untrimmed set as localization inputs: the training keyframe boxes
+    in the method protocol's columns, and the test ones (``video`` the absolute path)."""
+    from bench.data.datasets.localization_truth import keyframe_boxes
+
+    boxes = keyframe_boxes(quick_set["ds"]).boxes
+    paths = quick_set["paths"]
+
+    def protocol(rows):
+        return pd.DataFrame({
+            "video": [paths[v] for v in rows.video_id],
+            "timestamp": rows.timestamp.to_numpy(np.float64),
+            "frame": rows.frame.to_numpy(np.int64),
+            **{c: rows[c].to_numpy(np.float64) for c in ("x1", "y1", "x2", "y2")},
+            "label": rows.label.to_numpy(np.int64),
+            "person_id": rows.person_id.to_numpy(np.int64)})
+
+    train_ids = {paths[v] for v in quick_set["ds"].subset(1, "train").video_id}
+    table = protocol(boxes)
+    return dict(train=table[table.video.isin(train_ids)].reset_index(drop=True),
+                test=table[~table.video.isin(train_ids)].reset_index(drop=True))
