@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bench.data.datasets.localization_truth import keyframe_table
+from bench.data.keyframes import keyframe_frames
 from bench.data.video import VideoDecodeError, probe_video, read_video
 
 __all__ = ["KeyframeVideo", "TRAINING_COLUMNS", "LOCALIZE_COLUMNS", "empty_localization",
@@ -36,7 +36,7 @@ class KeyframeVideo:
     """One decoded video: its grayscale frames, frame rate and 1 Hz keyframes.
 
     ``key_frames`` and ``key_times`` follow the ground truth's rule
-    (:func:`bench.data.datasets.localization_truth.keyframe_table`), so every box a method
+    (:func:`bench.data.keyframes.keyframe_frames`), so every box a method
     returns sits on a keyframe the evaluation has.
 
     Raises
@@ -54,9 +54,5 @@ class KeyframeVideo:
                                    "re-encode the video")
         self.path, self.fps = path, float(info.fps)
         self.frames = read_video(path, gray=True)
-        table = pd.DataFrame({"video_id": [path], "n_frames": [len(self.frames)],
-                              "fps": [self.fps]})
-        keys = keyframe_table(table, rate_hz)
-        self.key_frames = keys["frame"].to_numpy(dtype=np.int64)
-        self.key_times = keys["timestamp"].to_numpy(dtype=np.float64)
+        self.key_frames, self.key_times = keyframe_frames(len(self.frames), self.fps, rate_hz)
         self.height, self.width = self.frames.shape[1:]

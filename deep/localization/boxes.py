@@ -4,18 +4,16 @@ Boxes are ``x1, y1, x2, y2`` fractions of the frame (the method protocol's), or 
 decoded frame, in continuous coordinates (pixel ``i`` covers ``[i, i + 1)``), so a box's area
 is ``(x2 - x1) (y2 - y1)`` with no "+1" (as the AVA evaluator computes it).
 
-Keyframes follow the ground truth's rule (``bench.data.datasets.localization_truth``, which the
-tracks do not import: they use only the contracts of ``bench``): keyframe ``k = 1, 2, ...`` is
-the frame ``floor(k fps / rate + 1/2)`` while it lies in the video, at time
-``round(frame / fps, 6)``. A test compares :func:`keyframes` with that module's table.
+Keyframes follow the ground truth's rule, :func:`bench.data.keyframes.keyframe_frames` (a light
+module of the data stage that the tracks may import).
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
+
+from bench.data.keyframes import keyframe_frames
 
 __all__ = ["TRAINING_COLUMNS", "OUTPUT_COLUMNS", "box_iou", "nms", "keyframes",
            "check_training_boxes", "empty_output"]
@@ -72,28 +70,15 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
 
 
 def keyframes(n_frames: int, fps: float, rate_hz: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-    """The keyframes of a video: ``(frames, timestamps)`` by the ground truth's rule.
+    """The keyframes of a video: ``(frames, timestamps)`` by the ground truth's rule
+    (:func:`bench.data.keyframes.keyframe_frames`).
 
     Raises
     ------
     ValueError
         A frame rate that is not positive, or a keyframe rate above it.
     """
-    if not (math.isfinite(fps) and fps > 0):
-        raise ValueError(f"the video has no frame rate (fps={fps!r}); re-encode it")
-    if not (math.isfinite(rate_hz) and 0 < rate_hz <= fps):
-        raise ValueError(f"The 'rate_hz' parameter must be in (0, fps={fps:g}]. "
-                         f"Got {rate_hz!r} instead.")
-    frames = []
-    k = 1
-    while True:
-        frame = math.floor(k * fps / rate_hz + 0.5)
-        if frame > n_frames - 1:
-            break
-        frames.append(frame)
-        k += 1
-    frames = np.array(frames, dtype=np.int64)
-    return frames, np.round(frames / fps, 6)
+    return keyframe_frames(int(n_frames), fps, rate_hz)
 
 
 def check_training_boxes(videos: np.ndarray, boxes: pd.DataFrame, n_classes: int | None,

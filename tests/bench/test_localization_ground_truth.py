@@ -270,3 +270,28 @@ def test_planned_tables_match_the_generated_ones_and_measure_without_boxes(gener
     props = localization_properties(videos, segments)
     assert props["visibility_from_boxes"] is False
     assert props["two_actions"] == _independent_counts(generated, visible=False)["two_actions"]
+
+
+def test_the_keyframe_rule_is_one_function_the_tracks_can_import():
+    """bench.data.keyframes.keyframe_frames follows the rule written as a slow loop, for
+    integer and fractional frame rates and rates below 1 Hz; the tracks use it."""
+    import math
+
+    from bench.data.keyframes import keyframe_frames
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        fps = float(rng.choice([25.0, 29.97, 30.0, 12.5, 7.0]))
+        rate = float(rng.choice([1.0, 0.5, 2.0]))
+        n_frames = int(rng.integers(1, 400))
+        want, k = [], 1
+        while math.floor(k * fps / rate + 0.5) <= n_frames - 1:
+            want.append(math.floor(k * fps / rate + 0.5))
+            k += 1
+        frames, times = keyframe_frames(n_frames, fps, rate)
+        assert frames.tolist() == want
+        np.testing.assert_array_equal(times, np.round(np.array(want) / fps, 6))
+    with pytest.raises(ValueError, match="keyframe rate"):
+        keyframe_frames(100, 25.0, 30.0)
+    with pytest.raises(ValueError, match="frame rate"):
+        keyframe_frames(100, 0.0)

@@ -72,6 +72,7 @@ from bench.data.datasets.untrimmed import (
     UntrimmedParams,
     plan_video,
 )
+from bench.data.keyframes import keyframe_frames
 
 __all__ = [
     "NO_ACTION",
@@ -115,11 +116,8 @@ def _keyframes(videos: pd.DataFrame, rate_hz: float) -> pd.DataFrame:
     parts = []
     for video_id, n_frames, fps in zip(videos["video_id"], videos["n_frames"], videos["fps"],
                                        strict=True):
-        k = np.arange(1, int(n_frames * rate_hz / float(fps)) + 2)
-        frame = np.floor(k * float(fps) / rate_hz + 0.5).astype(np.int64)
-        frame = frame[frame <= int(n_frames) - 1]
-        parts.append(pd.DataFrame({"video_id": str(video_id),
-                                   "timestamp": np.round(frame / float(fps), 6),
+        frame, timestamp = keyframe_frames(int(n_frames), float(fps), rate_hz)
+        parts.append(pd.DataFrame({"video_id": str(video_id), "timestamp": timestamp,
                                    "frame": frame}))
     if not parts:
         return pd.DataFrame({"video_id": pd.Series([], dtype=str),
