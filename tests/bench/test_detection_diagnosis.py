@@ -11,6 +11,8 @@ from bench.tasks.detection import evaluate_detection
 from bench.tasks.detection.diagnosis import (
     ERROR_TYPES,
     ap_by_duration,
+    ap_by_group,
+    back_to_back,
     classify_detections,
     false_positive_profile,
 )
@@ -88,3 +90,33 @@ def test_duration_buckets_score_their_own_instances():
     assert by["short (< 1.5 s)"] == pytest.approx(1.0)   # its one instance found first
     assert by["long (>= 4 s)"] == 0.0                   # the long one is never found
     assert np.isnan(by["medium (1.5-4 s)"])
+
+
+def test_back_to_back_marks_instances_that_share_a_boundary_in_their_video():
+    truth = _segments([("v", 1.0, 3.0, "a"), ("v", 3.0, 5.0, "b"), ("v", 6.0, 7.0, "a"),
+                       ("w", 5.0, 6.0, "a"), ("w", 0.0, 2.0, "b"), ("v", 7.5, 9.0, "b")])
+    # v: [1,3] meets [3,5]; [6,7] touches nothing; w's [5,6] does not meet v's [3,5]
+    assert back_to_back(truth).tolist() == [True, True, False, False, False, False]
+    rng = np.random.default_rng(3)
+    for _ in range(20):  # against a slow double loop
+        rows = [("v" if rng.random() < 0.5 else "w", float(s), float(s + rng.integers(1, 4)),
+                 "a") for s in rng.integers(0, 12, 8)]
+        t = _segments(rows)
+        want = [any(j != i and r[0] == o[0] and (abs(r[1] - o[2]) < 1e-9 or abs(r[2] - o[1])
+                                                 < 1e-9) for j, o in enumerate(rows))
+                for i, r in enumerate(rows)]
+        assert back_to_back(t).tolist() == want
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_group_of_every_instance_is_the_map_and_groups_split_it(seed):
+    truth, dets = _random_case(seed)
+    every = np.ones(len(truth), dtype=bool)
+    whole = ap_by_group(truth, dets, {"all": every, "none": ~every}, 0.5)
+    assert whole["all"] == pytest.approx(evaluate_detection(truth, dets, (0.5,)).average_map)
+    assert np.isnan(whole["none"])
+    # a group is its duration bucket when the masks are the bucket's
+    length = (truth["t_end"] - truth["t_start"]).to_numpy()
+    by = ap_by_duration(truth, dets, 0.5, buckets={"short": (0.0, 3.0), "rest": (3.0, np.inf)})
+    grouped = ap_by_group(truth, dets, {"short": length < 3.0, "rest": length >= 3.0}, 0.5)
+    pd.testing.assert_series_equal(by, grouped)

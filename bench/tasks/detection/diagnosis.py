@@ -31,7 +31,7 @@ from bench.tasks.detection._kernels import pair_iou
 from bench.tasks.detection.metrics import interpolated_average_precision
 
 __all__ = ["ERROR_TYPES", "DURATION_BUCKETS", "classify_detections", "false_positive_profile",
-           "ap_by_duration"]
+           "ap_by_duration", "ap_by_group", "back_to_back"]
 
 #: The detection outcomes, true positive first, then the false-positive types in the order
 #: they are assigned.
@@ -110,19 +110,29 @@ def false_positive_profile(ground_truth: pd.DataFrame, detections: pd.DataFrame,
     return top["type"].value_counts().reindex(list(ERROR_TYPES), fill_value=0)
 
 
-def ap_by_duration(ground_truth: pd.DataFrame, detections: pd.DataFrame, alpha: float = 0.5,
-                   buckets: dict[str, tuple[float, float]] | None = None) -> pd.Series:
-    """mAP at ``alpha`` with the ground truth of one duration bucket at a time.
+def ap_by_group(ground_truth: pd.DataFrame, detections: pd.DataFrame,
+                groups: dict[str, np.ndarray], alpha: float = 0.5) -> pd.Series:
+    """mAP at ``alpha`` with the ground truth of one group of instances at a time.
 
-    A bucket without instances gets NaN. See the module docstring for the rule.
+    Parameters
+    ----------
+    ground_truth, detections : DataFrame
+    groups : dict of str to bool array
+        Per group, which rows of ``ground_truth`` (in its order) belong to it.
+    alpha : float
+
+    Returns
+    -------
+    Series
+        One mAP per group; NaN for a group without instances. The instances of a group are
+        the ground truth; a detection matched to an instance outside it is left out, one
+        matched to none stays a false positive (see the module docstring).
     """
-    buckets = DURATION_BUCKETS if buckets is None else buckets
     truth = ground_truth.reset_index(drop=True)
     classified = classify_detections(truth, detections, alpha)
-    length = (truth["t_end"] - truth["t_start"]).to_numpy()
     out = {}
-    for name, (low, high) in buckets.items():
-        inside = (length >= low) & (length < high)
+    for name, inside in groups.items():
+        inside = np.asarray(inside, dtype=bool)
         aps = []
         for label in sorted(set(truth.loc[inside, "label"])):
             n_truth = int((inside & (truth["label"] == label).to_numpy()).sum())
@@ -138,3 +148,38 @@ def ap_by_duration(ground_truth: pd.DataFrame, detections: pd.DataFrame, alpha: 
         out[name] = float(np.mean(aps)) if aps else np.nan
     return pd.Series(out, name="map")
 
+
+def ap_by_duration(ground_truth: pd.DataFrame, detections: pd.DataFrame, alpha: float = 0.5,
+                   buckets: dict[str, tuple[float, float]] | None = None) -> pd.Series:
+    """mAP at ``alpha`` with the ground truth of one duration bucket at a time.
+
+    A bucket without instances gets NaN. See the module docstring for the rule.
+    """
+    buckets = DURATION_BUCKETS if buckets is None else buckets
+    truth = ground_truth.reset_index(drop=True)
+    length = (truth["t_end"] - truth["t_start"]).to_numpy()
+    return ap_by_group(truth, detections, {name: (length >= low) & (length < high)
+                                           for name, (low, high) in buckets.items()}, alpha)
+
+
+def back_to_back(ground_truth: pd.DataFrame, tolerance_s: float = 1e-6) -> np.ndarray:
+    """Which instances share a boundary with another instance of their video.
+
+    An instance is *back-to-back* when it starts where another one of the same video ends or
+    ends where another starts (within ``tolerance_s``): the untrimmed generator's instances
+    of different classes with no gap between them (boundary precision), whose two segments a
+    detector must split at the right frame.
+
+    Returns
+    -------
+    numpy.ndarray of bool, in ``ground_truth``'s row order.
+    """
+    truth = ground_truth.reset_index(drop=True)
+    out = np.zeros(len(truth), dtype=bool)
+    for _, rows in truth.groupby("video_id", sort=False):
+        index = rows.index.to_numpy()
+        start, end = rows["t_start"].to_numpy(float), rows["t_end"].to_numpy(float)
+        gap = np.abs(start[:, None] - end[None, :])
+        np.fill_diagonal(gap, np.inf)
+        out[index] = (gap.min(axis=1) <= tolerance_s) | (gap.min(axis=0) <= tolerance_s)
+    return out
