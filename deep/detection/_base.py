@@ -32,9 +32,12 @@ __all__ = ["SnippetDetector"]
 class SnippetDetector(BaseEstimator):
     """Base of the detectors (not an estimator by itself: subclasses define ``__init__``)."""
 
-    def _fit_backbone(self, videos, segments: pd.DataFrame
-                      ) -> tuple[list[DecodedVideo], list[np.ndarray]]:
-        """Check the inputs, decode, train ``backbone_``; the decoded videos and segments."""
+    def _decode_training(self, videos, segments: pd.DataFrame
+                         ) -> tuple[SnippetClassifier, list[DecodedVideo | None],
+                                    list[np.ndarray], int]:
+        """Check the inputs, clone the backbone (failures shared with ``failures_``) and
+        decode the training videos: ``(network, decoded (None: failed), segments, n_classes)``.
+        """
         name = type(self).__name__
         videos = check_videos(videos, f"{name}.fit")
         per_video, n_classes = segments_by_video(videos, segments, self.n_classes,
@@ -42,8 +45,13 @@ class SnippetDetector(BaseEstimator):
         backbone = clone(self.backbone) if self.backbone is not None else SnippetClassifier()
         self.failures_: list[VideoFailure] = []
         backbone.failures_ = self.failures_
+        return backbone, backbone.decode(videos, self.failures_, "train"), per_video, n_classes
+
+    def _fit_backbone(self, videos, segments: pd.DataFrame
+                      ) -> tuple[list[DecodedVideo], list[np.ndarray]]:
+        """Check the inputs, decode, train ``backbone_``; the decoded videos and segments."""
         start = time.perf_counter()
-        decoded = backbone.decode(videos, self.failures_, "train")
+        backbone, decoded, per_video, n_classes = self._decode_training(videos, segments)
         backbone.fit_decoded(decoded, per_video, n_classes)
         self.backbone_ = backbone
         self.n_classes_ = n_classes

@@ -52,13 +52,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.base import clone
 from torch import nn
 from torch.utils.data import Dataset
 
 from deep.clips import random_resized_crop_box
 from deep.detection._base import SnippetDetector
-from deep.detection._inputs import DecodedVideo, check_videos, segments_by_video
+from deep.detection._inputs import DecodedVideo
 from deep.detection.backbone import SnippetClassifier
 from deep.detection.nms import multiclass_nms, segment_iou
 from deep.detection.snippets import snippet_clip
@@ -362,14 +361,8 @@ class SegmentCNNDetector(SnippetDetector):
         self
         """
         self._check_params()
-        videos = check_videos(videos, "SegmentCNNDetector.fit")
-        per_video, n_classes = segments_by_video(videos, segments, self.n_classes,
-                                                 "SegmentCNNDetector.fit")
-        network = clone(self.backbone) if self.backbone is not None else SnippetClassifier()
-        self.failures_ = []
-        network.failures_ = self.failures_
         start = time.perf_counter()
-        decoded = network.decode(videos, self.failures_, "train")
+        network, decoded, per_video, n_classes = self._decode_training(videos, segments)
         keep = [i for i, d in enumerate(decoded) if d is not None]
         if not keep:
             raise ValueError("no training video could be decoded; see failures_ for the reasons.")
